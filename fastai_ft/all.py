@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/09_all.ipynb #31d7e918
+# %% ../nbs/09_all.ipynb #7464ade5
 from .core import *
 from .split import *
 from .callback.bn import *

@@ -5,8 +5,11 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/09_all.ipynb #7464ade5
+# %% ../nbs/09_all.ipynb #0b7a8249
 from .core import *
 from .split import *
 from .callback.bn import *
+from .callback.adaptive import *
+from .callback.tracker import *
+from .report import *
 from .learner import *

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/09_all.ipynb #87887942
+# %% ../nbs/09_all.ipynb #472ee031
 from .core import *
 from .split import *
 from .callback.bn import *
@@ -14,7 +14,7 @@ from .callback.tracker import *
 from .report import *
 from .learner import *
 
-# %% ../nbs/09_all.ipynb #5d2d3100
+# %% ../nbs/09_all.ipynb #9d865f9e
 import fastai_ft.core, fastai_ft.split, fastai_ft.callback.bn, fastai_ft.callback.adaptive, fastai_ft.callback.tracker, fastai_ft.report, fastai_ft.learner
 __all__ = [n for m in (fastai_ft.core, fastai_ft.split, fastai_ft.callback.bn, fastai_ft.callback.adaptive,
                        fastai_ft.callback.tracker, fastai_ft.report, fastai_ft.learner) for n in m.__all__]

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/09_all.ipynb #472ee031
+# %% ../nbs/09_all.ipynb #16c54f2a
 from .core import *
 from .split import *
 from .callback.bn import *
@@ -13,8 +13,9 @@ from .callback.adaptive import *
 from .callback.tracker import *
 from .report import *
 from .learner import *
+from .cache import *
 
-# %% ../nbs/09_all.ipynb #9d865f9e
-import fastai_ft.core, fastai_ft.split, fastai_ft.callback.bn, fastai_ft.callback.adaptive, fastai_ft.callback.tracker, fastai_ft.report, fastai_ft.learner
+# %% ../nbs/09_all.ipynb #060c5f4d
+import fastai_ft.core, fastai_ft.split, fastai_ft.callback.bn, fastai_ft.callback.adaptive, fastai_ft.callback.tracker, fastai_ft.report, fastai_ft.learner, fastai_ft.cache
 __all__ = [n for m in (fastai_ft.core, fastai_ft.split, fastai_ft.callback.bn, fastai_ft.callback.adaptive,
-                       fastai_ft.callback.tracker, fastai_ft.report, fastai_ft.learner) for n in m.__all__]
+                       fastai_ft.callback.tracker, fastai_ft.report, fastai_ft.learner, fastai_ft.cache) for n in m.__all__]

@@ -52,8 +52,9 @@ def rollback_action(improved:bool,   # did the stage beat the best of the stages
     if mode == 'retry' and not retried: return 'retry'
     return 'stop' if mode in ('stop', 'retry') else 'restore'
 
-# %% ../../nbs/02_callback.tracker.ipynb #94333ecc
+# %% ../../nbs/02_callback.tracker.ipynb #07657ccb
 _rollback_modes = (None, 'restore', 'stop', 'retry')
+def _retried(st): return getattr(getattr(st, 'plan', None), 'retried', False)
 
 class RunTracker(TrackerCallback):
     "Keep the run's best weights across stages, stop early on `patience`, roll back stages that made things worse"
@@ -67,20 +68,32 @@ class RunTracker(TrackerCallback):
                  ckpt_dir=None,        # folder for checkpoints (default `learn.path/learn.model_dir/'fastai_ft'`); False: keep in memory
                  keep='best',          # checkpoints left at the end: 'best', 'all' (one per stage that set a best) or 'none'
                  load_best=True,       # load the best weights at the end of the run
+                 diverge=10.,          # a training loss this many times the run's lowest (or NaN/inf) ends the stage; None: off
+                 on_diverge='retry',   # after divergence (best weights restored): 'retry' the stage once at `retry_lr`, or 'stop'
                 ):
         if rollback not in _rollback_modes: raise ValueError(f"Unknown rollback mode {rollback!r}: use None, 'restore', 'stop' or 'retry'.")
         if patience is not None and patience < 1: raise ValueError(f"RunTracker patience must be at least 1 (or None), got {patience!r}.")
         if keep not in ('best', 'all', 'none'): raise ValueError(f"Unknown keep={keep!r}: use 'best', 'all' or 'none'.")
+        if on_diverge not in ('retry', 'stop'): raise ValueError(f"Unknown on_diverge={on_diverge!r}: use 'retry' or 'stop'.")
         super().__init__(monitor=monitor, comp=comp, min_delta=min_delta, reset_on_fit=False)
-        store_attr('patience,rollback,retry_lr,ckpt_dir,keep,load_best')
+        store_attr('patience,rollback,retry_lr,ckpt_dir,keep,load_best,diverge,on_diverge')
         self.run_id = uuid.uuid4().hex[:8]
 
     def before_run(self):
-        self.best,self.wait,self.stop_run,self.best_at,self.files,self.mem = None,0,False,None,{},None
+        self.best,self.wait,self.stop_run,self.best_at,self.files,self.mem,self.low = None,0,False,None,{},None,None
         if self.ckpt_dir is not False:
             self.ckpt_dir = check_writable(ifnone(self.ckpt_dir, self.learn.path/self.learn.model_dir/'fastai_ft'))
 
     def before_stage(self): self.best_before,self.retry = self.best,False
+
+    def after_batch(self):
+        "End the stage on a NaN/inf loss, or one `diverge` times the run's lowest smoothed training loss"
+        if not self.training or self.diverge is None: return
+        loss,smooth = float(self.loss), float(self.smooth_loss)
+        if self.train_iter > 10: self.low = smooth if self.low is None else min(self.low, smooth)
+        if not np.isfinite(loss) or (self.low is not None and smooth > self.diverge*self.low):
+            self.stage.reason = 'diverged'
+            raise CancelFitException()
 
     def after_epoch(self):
         super().after_epoch()
@@ -108,14 +121,22 @@ class RunTracker(TrackerCallback):
 
     def after_stage(self):
         st = self.stage
+        if st.reason == 'diverged': return self._diverged(st)
         improved = self.best_at is not None and self.best_at['stage'] == st.index and (
             self.best_before is None or self.comp(self.best - self.min_delta, self.best_before))
         ended_best = self.best_at is not None and self.best_at['epoch'] == len(self.learn.stage_recorder.rows)-1
-        act = None if self.stop_run else rollback_action(improved, ended_best, self.rollback, getattr(st, 'retried', False))
+        act = None if self.stop_run else rollback_action(improved, ended_best, self.rollback, _retried(st))
         if act: self.load()
         st.rollback = act
         if act == 'retry': self.retry = True
         if act == 'stop': self.stop_run,st.reason = True,'rollback'
+
+    def _diverged(self, st):
+        "Restore the best weights (or the stage's starting ones if there is no best yet), then retry once or stop"
+        self.load()
+        retry = self.on_diverge == 'retry' and not _retried(st)
+        st.rollback = 'retry' if retry else 'stop'
+        self.retry,self.stop_run = retry,not retry
 
     def after_run(self):
         if self.load_best: self.load()

@@ -15,7 +15,8 @@ from .report import *
 from torch.utils.data import TensorDataset
 
 # %% auto #0
-__all__ = ['synth_staged_learner', 'StageInfo', 'for_stages', 'StageRecorder', 'HyperLog']
+__all__ = ['synth_staged_learner', 'StageInfo', 'for_stages', 'StageRecorder', 'rng_state', 'set_rng_state', 'RunStateCallback',
+           'HyperLog']
 
 # %% ../nbs/03_learner.ipynb #0ad8bb82
 def _block(ni, nf, bn): return nn.Sequential(nn.Linear(ni, nf), *([nn.BatchNorm1d(nf)] if bn else []), nn.ReLU())
@@ -61,7 +62,7 @@ def for_stages(cb:Callback, # a callback, or a callback class
 
 def _applies(cb, stage): return stage.name in cb.stages or stage.index in cb.stages
 
-# %% ../nbs/03_learner.ipynb #9f2ecf5e
+# %% ../nbs/03_learner.ipynb #80f58261
 class StageRecorder(Callback):
     "Keep one history across all stages of a run: a row per epoch and per-group hyper-parameters per batch"
     order,run_valid = Recorder.order+1,False
@@ -75,8 +76,8 @@ class StageRecorder(Callback):
     def after_epoch(self):
         names = self.recorder.metric_names[1:len(self.learn.final_record)+1]
         st = self.learn.stage
-        st.epochs_run = self.epoch+1
-        row = dict(stage=st.index, stage_name=st.name, epoch=len(self.rows), stage_epoch=self.epoch)
+        st.epochs_run = st.offset+self.epoch+1
+        row = dict(stage=st.index, stage_name=st.name, epoch=len(self.rows), stage_epoch=st.offset+self.epoch)
         row.update({n:v for n,v in zip(names, self.learn.final_record)})
         row.update({f'lr_{i}':v for i,v in enumerate(self.lrs[-1])} if self.lrs else {})
         self.rows.append(row)
@@ -85,6 +86,9 @@ class StageRecorder(Callback):
     def history(self):
         "One row per epoch of the run, tagged with its stage"
         return pd.DataFrame(self.rows)
+
+    def get_state(self): return dict(rows=self.rows, lrs=self.lrs, moms=self.moms, starts=self.starts)
+    def set_state(self, d): store_attr(**d)
 
 # %% ../nbs/03_learner.ipynb #2d78bc5c
 @patch
@@ -105,19 +109,28 @@ def stage_plan(self:Learner,
                                         group_sizes=sizes, **kwargs)
     return check_budget(StagePlan([s.resolve(len(sizes)) for s in plan], len(sizes), sizes, kwargs.get('total_epochs')))
 
-# %% ../nbs/03_learner.ipynb #ca83b573
+# %% ../nbs/03_learner.ipynb #1c01037b
+def _unfreeze_grads(learn):
+    "Drop stale `.grad`s of frozen parameters: fastai's optimizer steps (and decays) any parameter that has one"
+    for g in learn.opt.param_lists[:learn.opt.frozen_idx]:
+        for p in g: p.grad = None
+
 @patch
-def _run_stage(self:Learner, i, stage, n_epoch, plan, cbs, check_bn=False, **kwargs):
-    "Run one `Stage` for `n_epoch` epochs: freeze, announce, one-cycle, announce"
+def _run_stage(self:Learner, i, stage, n_epoch, plan, cbs, check_bn=False, state=None, **kwargs):
+    "Run one `Stage` for `n_epoch` epochs (from `state` if resuming it): freeze, announce, one-cycle, announce"
     self.freeze_to(-stage.n_train)
-    self.stage = StageInfo(index=i, name=stage.name, n_train=stage.n_train, n_groups=plan.n_groups, bn=stage.bn,
-                           epochs=n_epoch, epochs_run=0, plan=stage, auto=stage.epochs == 'auto', reason='done',
-                           rollback=None, n_params=plan.n_params(stage), start=time.time())
-    stage_cbs = [cb for cb in cbs if _applies(cb, self.stage)]
+    _unfreeze_grads(self)
+    info = dict(index=i, name=stage.name, n_train=stage.n_train, n_groups=plan.n_groups, bn=stage.bn, epochs=n_epoch,
+                epochs_run=0, plan=stage, auto=stage.epochs == 'auto', reason='done', rollback=None, offset=0, warp=None,
+                n_params=plan.n_params(stage), start=time.time())
+    if state: info.update(state['info'], plan=stage, start=time.time()-state['info']['elapsed'], offset=state['info']['epochs_run'])
+    self.stage = StageInfo(**info)
+    stage_cbs = [cb for cb in cbs if _applies(cb, self.stage)] + [StageSchedCallback()]*bool(state)
     if stage.bn != 'train': stage_cbs.append(BNPolicyCallback(stage.bn))
     with self.added_cbs(stage_cbs):
         _stage_event(self, 'before_stage')
-        self.fit_one_cycle(n_epoch, stage.lrs, div=stage.div, div_final=stage.div_final,
+        if state: self._set_run_state(state)
+        self.fit_one_cycle(self.stage.epochs-self.stage.offset, stage.lrs, div=stage.div, div_final=stage.div_final,
                            pct_start=stage.pct_start, **kwargs)
         self.stage.time = time.time()-self.stage.start
         if check_bn: self.stage.bn_warning = bn_advice(bn_gap(self))
@@ -136,21 +149,27 @@ def _retry(stage, factor):
     res.lrs,res.retried = stage.lrs*factor,True
     return res
 
-# %% ../nbs/03_learner.ipynb #c20c3829
+# %% ../nbs/03_learner.ipynb #b66333eb
 @patch
-def _run_plan(self:Learner, plan, stage_cbs, tracker, check_bn, **kwargs):
+def _run_plan(self:Learner, plan, stage_cbs, tracker, check_bn, state=None, **kwargs):
     "Run the stages of `plan` in order, handing unused epochs on, retrying or stopping as the tracker decides"
-    infos,i,used,stage = [],0,0,None
+    i,stage,self._ft_used,self._ft_infos = 0,None,0,[]
+    if state: i,stage,self._ft_used,self._ft_infos = state['i'],state['stage'],state['used'],state['infos']
     while i < len(plan):
         stage = ifnone(stage, plan[i])
-        info = self._run_stage(i, stage, stage_epochs(plan, i, used), plan, stage_cbs, check_bn, **kwargs)
-        infos.append(info); used += info.epochs_run
+        mid = state if state and state.get('info') else None
+        n = mid['info']['epochs'] if mid else stage_epochs(plan, i, self._ft_used)
+        if state and not mid: self._set_run_state(state)
+        state = None
+        info = self._run_stage(i, stage, n, plan, stage_cbs, check_bn, mid, **kwargs)
+        self._ft_infos.append(info); self._ft_used += info.epochs_run
         if any(getattr(cb, 'stop_run', False) for cb in self.cbs): break
-        if getattr(tracker, 'retry', False): stage = _retry(stage, tracker.retry_lr); continue
-        i,stage = i+1,None
-    return infos
+        if getattr(tracker, 'retry', False): stage = _retry(stage, tracker.retry_lr)
+        else: i,stage = i+1,None
+        if getattr(self, 'run_state', None): self.run_state.save(i, stage)
+    return self._ft_infos
 
-# %% ../nbs/03_learner.ipynb #847b8fab
+# %% ../nbs/03_learner.ipynb #e58266de
 @patch
 @delegates(Learner.fit_one_cycle, but=['lr_max', 'div', 'div_final', 'pct_start'])
 def staged_fine_tune(self:Learner,
@@ -170,6 +189,7 @@ def staged_fine_tune(self:Learner,
                      check_bn=False,   # after each stage, compare inference-mode and batch-statistics loss and warn
                      plan=None,        # a `StagePlan` or list of `Stage`s to run instead
                      cbs=None,         # callbacks for the whole run (or marked with `for_stages`)
+                     resume=None,      # a file: the run's state is written there every epoch, and a run finding it there resumes from it
                      **kwargs          # passed to every `fit_one_cycle`
                     )->StageReport:
     "Fine-tune as a plan of one-cycle stages; the defaults are exactly `fine_tune`"
@@ -184,11 +204,14 @@ def staged_fine_tune(self:Learner,
     stage_cbs = cbs.filter(lambda o: hasattr(o, 'stages'))
     rec = StageRecorder()
     run_cbs = [rec, *cbs.filter(lambda o: not hasattr(o, 'stages'))] + [AdaptiveStageCallback(plateau)]*auto + [tracker]*bool(tracker)
+    rs = RunStateCallback(resume) if resume else None
+    state = rs.load() if rs else None
     infos = []
-    with self.added_cbs(run_cbs):
+    with self.added_cbs(run_cbs + [rs]*bool(rs)):
         _stage_event(self, 'before_run')   # may refuse (e.g. an unwritable ckpt_dir) before anything trains
         try:
-            infos = self._run_plan(plan, stage_cbs, tracker, check_bn, **kwargs)
+            infos = self._run_plan(plan, stage_cbs, tracker, check_bn, state, **kwargs)
+            if rs: rs.done()
         finally:
             _stage_event(self, 'after_run')
             self.stage_history = rec.history
@@ -204,7 +227,51 @@ def plot_stages(self:Learner, metric=None, figsize=(9, 6)):
     rec = self.stage_recorder
     return plot_stages(self.stage_history, rec.lrs, rec.starts, metric=metric, figsize=figsize)
 
-# %% ../nbs/03_learner.ipynb #66f9d67a
+# %% ../nbs/03_learner.ipynb #78bcc7d0
+def rng_state(dls=None):
+    "Every random state a fastai run draws from"
+    return dict(py=random.getstate(), np=np.random.get_state(), torch=torch.get_rng_state(),
+                cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                dls=[dl.rng.getstate() for dl in dls.loaders] if dls is not None else None)
+
+def set_rng_state(d, dls=None):
+    "Restore what `rng_state` saved"
+    random.setstate(d['py']); np.random.set_state(d['np']); torch.set_rng_state(d['torch'])
+    if d['cuda'] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(d['cuda'])
+    if dls is not None and d['dls'] is not None:
+        for dl,s in zip(dls.loaders, d['dls']): dl.rng.setstate(s)
+
+# %% ../nbs/03_learner.ipynb #1660e303
+class RunStateCallback(Callback):
+    "Write the run's state to `path` after every epoch so that `staged_fine_tune(..., resume=path)` can carry on"
+    order = TrackerCallback.order+5   # after the tracker and the adaptive callback have updated their state
+    def __init__(self, path): self.path = Path(path)
+    def load(self): return torch.load(self.path, weights_only=False) if self.path.exists() else None
+    def after_epoch(self): self.save(self.stage.index, self.stage.plan, self.stage)
+    def done(self):
+        if rank_distrib() == 0: self.path.unlink(missing_ok=True)
+
+    def save(self, i, stage, info=None):
+        "Save the run, about to continue with stage `i` (mid-stage if `info` is the running stage's `StageInfo`)"
+        if rank_distrib() != 0: return
+        l = self.learn
+        if info is not None:
+            info = {k:v for k,v in vars(info).items() if k not in ('plan', 'start')} | dict(elapsed=time.time()-info.start)
+        cbs = {cb.name:cb.get_state() for cb in l.cbs if hasattr(cb, 'get_state')}
+        save_atomic(dict(i=i, stage=stage, info=info, used=l._ft_used, infos=l._ft_infos, model=l.model.state_dict(),
+                         opt=l.opt.state_dict() if info is not None else None, cbs=cbs, rng=rng_state(l.dls)), self.path)
+
+# %% ../nbs/03_learner.ipynb #128a2d94
+@patch
+def _set_run_state(self:Learner, state):
+    "Put a saved run's weights, optimizer, callback memories and random states back"
+    self.model.load_state_dict(state['model'])
+    if state['opt'] is not None: self.opt.load_state_dict(state['opt'])
+    for cb in self.cbs:
+        if hasattr(cb, 'set_state') and cb.name in state['cbs']: cb.set_state(state['cbs'][cb.name])
+    set_rng_state(state['rng'], self.dls)
+
+# %% ../nbs/03_learner.ipynb #ed542ef8
 class HyperLog(Callback):
     "Record every parameter group's `lr` and `mom` at every training batch"
     order,run_valid = ParamScheduler.order+1,False

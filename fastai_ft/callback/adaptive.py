@@ -9,7 +9,8 @@ from fastai.callback.schedule import ParamScheduler, combined_cos
 from fastai.callback.tracker import TrackerCallback
 
 # %% auto #0
-__all__ = ['infer_comp', 'Plateau', 'warp_sched', 'AdaptiveStageCallback']
+__all__ = ['infer_comp', 'Plateau', 'warp_sched', 'shift_sched', 'set_stage_scheds', 'StageSchedCallback',
+           'AdaptiveStageCallback']
 
 # %% ../../nbs/02_callback.adaptive.ipynb #71de718f
 def infer_comp(monitor:str # a recorder column such as 'valid_loss', 'accuracy', 'error_rate'
@@ -75,7 +76,25 @@ def warp_sched(f,      # a schedule: position in [0,1] -> value
     def _inner(pos): return f(pos if pos <= p0 else min(1., p0 + (pos-p0)*(1-p0)/(p1-p0)))
     return _inner
 
-# %% ../../nbs/02_callback.adaptive.ipynb #42222da2
+# %% ../../nbs/02_callback.adaptive.ipynb #f517a52c
+def shift_sched(f,       # a schedule: position in [0,1] -> value
+                a:float  # fraction of the schedule already done
+               ):
+    "Schedule that runs what `f` has left after `a` over a whole [0,1]"
+    return f if a == 0 else (lambda pos: f(a + pos*(1-a)))
+
+def set_stage_scheds(learn):
+    "Point `learn.param_scheduler` at the stage's one-cycle, compressed by `stage.warp` and shifted by `stage.offset`"
+    st,ps = learn.stage,learn.param_scheduler
+    if not hasattr(ps, 'base'): ps.base = ps.scheds
+    a = st.offset/st.epochs
+    ps.scheds = {k:shift_sched(warp_sched(f, *st.warp) if st.warp else f, a) for k,f in ps.base.items()}
+
+class StageSchedCallback(Callback):
+    "Set the stage's (compressed, shifted) schedule at the start of a resumed stage's fit"
+    def before_fit(self): set_stage_scheds(self.learn)
+
+# %% ../../nbs/02_callback.adaptive.ipynb #1b54c71d
 class AdaptiveStageCallback(Callback):
     "End `epochs='auto'` stages on a plateau of `plateau.monitor`, compressing the one-cycle into `plateau.cooldown` epochs"
     order = TrackerCallback.order+1  # after trackers, so they see the epoch that ends a stage
@@ -83,7 +102,7 @@ class AdaptiveStageCallback(Callback):
     def before_stage(self):
         self.active,self.end_at = getattr(self.stage, 'auto', False),None
         self.plateau.reset()
-        if self.active: self.stage.reason = 'budget'
+        if self.active and self.stage.reason == 'done': self.stage.reason = 'budget'   # a resumed stage keeps its reason
 
     def _value(self):
         names = list(self.recorder.metric_names[1:])
@@ -91,19 +110,24 @@ class AdaptiveStageCallback(Callback):
 
     def after_epoch(self):
         if not getattr(self, 'active', False): return
+        st = self.stage
+        e = self.epoch + st.offset                       # epoch within the stage (a resumed fit starts at `offset`)
         if self.end_at is not None:
-            if self.epoch+1 >= self.end_at: raise CancelFitException()
+            if e+1 >= self.end_at: raise CancelFitException()
             return
-        warm = (self.epoch+1)/self.n_epoch <= self.stage.plan.pct_start
-        hist = self.learn.stage_recorder.history.query(f'stage == {self.stage.index}') if self.plateau.criterion else None
-        if self.plateau.update(self._value(), judge=not warm, history=hist): self._end_stage()
+        warm = (e+1)/st.epochs <= st.plan.pct_start
+        hist = self.learn.stage_recorder.history.query(f'stage == {st.index}') if self.plateau.criterion else None
+        if self.plateau.update(self._value(), judge=not warm, history=hist): self._end_stage(e)
 
-    def _end_stage(self):
-        self.stage.reason = 'plateau'
-        cd,left = self.plateau.cooldown,self.n_epoch-self.epoch-1
-        if left <= cd: return
+    def _end_stage(self, e):
+        st,cd = self.stage,self.plateau.cooldown
+        st.reason = 'plateau'
+        if st.epochs-e-1 <= cd: return
         if cd == 0: raise CancelFitException()
-        ps = self.learn.param_scheduler
-        p0 = (self.epoch+1)/self.n_epoch
-        ps.scheds = {k:warp_sched(f, p0, p0+cd/self.n_epoch) for k,f in ps.scheds.items()}
-        self.end_at = self.epoch+1+cd
+        p0 = (e+1)/st.epochs
+        st.warp,self.end_at = (p0, p0+cd/st.epochs),e+1+cd
+        set_stage_scheds(self.learn)
+
+    def get_state(self): return dict(plateau=(self.plateau.values, self.plateau.best, self.plateau.wait), end_at=self.end_at, active=self.active)
+    def set_state(self, d):
+        (self.plateau.values,self.plateau.best,self.plateau.wait),self.end_at,self.active = d['plateau'],d['end_at'],d['active']

@@ -52,7 +52,7 @@ def rollback_action(improved:bool,   # did the stage beat the best of the stages
     if mode == 'retry' and not retried: return 'retry'
     return 'stop' if mode in ('stop', 'retry') else 'restore'
 
-# %% ../../nbs/02_callback.tracker.ipynb #07657ccb
+# %% ../../nbs/02_callback.tracker.ipynb #14b1052b
 _rollback_modes = (None, 'restore', 'stop', 'retry')
 def _retried(st): return getattr(getattr(st, 'plan', None), 'retried', False)
 
@@ -81,7 +81,8 @@ class RunTracker(TrackerCallback):
 
     def before_run(self):
         self.best,self.wait,self.stop_run,self.best_at,self.files,self.mem,self.low = None,0,False,None,{},None,None
-        if self.ckpt_dir is not False:
+        self.on_disk = self.ckpt_dir is not False and rank_distrib() == 0   # only the main process writes files
+        if self.on_disk:
             self.ckpt_dir = check_writable(ifnone(self.ckpt_dir, self.learn.path/self.learn.model_dir/'fastai_ft'))
 
     def before_stage(self): self.best_before,self.retry = self.best,False
@@ -106,7 +107,7 @@ class RunTracker(TrackerCallback):
     def _save(self):
         st = self.stage
         self.best_at = dict(stage=st.index, stage_name=st.name, epoch=len(self.learn.stage_recorder.rows)-1, value=self.best)
-        if self.ckpt_dir is False:
+        if not self.on_disk:
             self.mem = {k:v.detach().to('cpu', copy=True) for k,v in self.model.state_dict().items()}
         else:
             f = self.ckpt_dir/f'ft-{self.run_id}-stage{st.index}.pth'
@@ -115,7 +116,7 @@ class RunTracker(TrackerCallback):
     def load(self):
         "Load the best weights seen so far into the model"
         if self.best_at is None: return
-        if self.ckpt_dir is False: sd = self.mem
+        if not self.on_disk: sd = self.mem
         else: sd = torch.load(self.files[self.best_at['stage']], map_location='cpu', weights_only=False)['model']
         self.model.load_state_dict(sd)
 
@@ -131,6 +132,13 @@ class RunTracker(TrackerCallback):
         if act == 'retry': self.retry = True
         if act == 'stop': self.stop_run,st.reason = True,'rollback'
 
+    _state = 'best,wait,best_at,files,mem,low,best_before,stop_run'.split(',')
+    def get_state(self):
+        "What a resumed run needs to carry on tracking"
+        return {k:getattr(self, k, None) for k in self._state}
+    def set_state(self, d):
+        for k,v in d.items(): setattr(self, k, v)
+
     def _diverged(self, st):
         "Restore the best weights (or the stage's starting ones if there is no best yet), then retry once or stop"
         self.load()
@@ -140,7 +148,7 @@ class RunTracker(TrackerCallback):
 
     def after_run(self):
         if self.load_best: self.load()
-        if self.ckpt_dir is False: return
+        if not self.on_disk: return
         best = self.files.get(self.best_at['stage']) if self.best_at else None
         for f in set(self.files.values()):
             if self.keep == 'none' or (self.keep == 'best' and f != best): f.unlink(missing_ok=True)

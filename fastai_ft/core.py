@@ -7,19 +7,33 @@ from __future__ import annotations
 from fastai.basics import *
 
 # %% auto #0
-__all__ = ['PlanError', 'disc_lrs', 'Stage', 'StagePlan', 'plan_stages', 'check_budget', 'stage_epochs']
+__all__ = ['PlanError', 'main_values', 'unwrap', 'disc_lrs', 'Stage', 'StagePlan', 'plan_stages', 'check_budget', 'stage_epochs']
 
 # %% ../nbs/00_core.ipynb #5b2ae401
 class PlanError(ValueError):
     "A staged fine-tune that cannot run as asked; the message says what to change"
 
-# %% ../nbs/00_core.ipynb #c20450ca
+# %% ../nbs/00_core.ipynb #1c752fd4
+def main_values(vals:list # numbers this process computed (e.g. an epoch's losses and metrics)
+               )->list:
+    "`vals` as the main process computed them (unchanged when not distributed)"
+    if num_distrib() <= 1 or not torch.distributed.is_initialized(): return list(vals)
+    dev = 'cuda' if torch.distributed.get_backend() == 'nccl' else 'cpu'
+    t = torch.tensor([float(v) for v in vals], dtype=torch.float64, device=dev)
+    torch.distributed.broadcast(t, 0)
+    return t.tolist()
+
+def unwrap(m:nn.Module)->nn.Module:
+    "The model inside a `DistributedDataParallel` (or similar) wrapper"
+    return getattr(m, 'module', m)
+
+# %% ../nbs/00_core.ipynb #21d0edcb
 def _check_lr(v, what='learning rate'):
     if not isinstance(v, (int, float, np.floating)) or not np.isfinite(v) or v <= 0:
         raise PlanError(f"The {what} must be a positive number, got {v!r}: pass e.g. 1e-3.")
     return float(v)
 
-# %% ../nbs/00_core.ipynb #33cbba04
+# %% ../nbs/00_core.ipynb #6800d9d8
 def disc_lrs(lr,               # a float, `slice(hi)`, `slice(lo, hi)` or one LR per group
              n_groups:int,     # number of parameter groups of the optimizer
              n_train:int=None, # groups that train, counted from the head (default: all)
@@ -45,7 +59,7 @@ def disc_lrs(lr,               # a float, `slice(hi)`, `slice(lo, hi)` or one LR
     lr = _check_lr(lr)
     return disc_lrs(slice(lr), n_groups, n_train, lr_decay) if lr_decay else np.full(n_groups, lr)
 
-# %% ../nbs/00_core.ipynb #e14ee384
+# %% ../nbs/00_core.ipynb #69f3c537
 _bn_names = ('train', 'freeze_stats', 'freeze', 'eval', 'recalibrate')
 
 def _check_epochs(e, what):
@@ -54,7 +68,7 @@ def _check_epochs(e, what):
         raise PlanError(f"{what} must be a whole number of epochs >= 1 or 'auto', got {e!r}.")
     return int(e)
 
-# %% ../nbs/00_core.ipynb #e3ef9133
+# %% ../nbs/00_core.ipynb #d367b92b
 class Stage:
     "One stage of a staged fine-tune: one `fit_one_cycle` over the last `n_train` groups"
     def __init__(self,
@@ -86,7 +100,7 @@ class Stage:
 
     __repr__ = basic_repr('name,n_train,epochs,bn')
 
-# %% ../nbs/00_core.ipynb #858640df
+# %% ../nbs/00_core.ipynb #20936767
 def _n_name(n, n_groups): return 'frozen' if n == 1 else 'unfrozen' if n >= n_groups else f'last{n}'
 
 def _stage_list(unfreeze, n_groups):
@@ -100,7 +114,7 @@ def _stage_list(unfreeze, n_groups):
         return res
     raise PlanError(f"Unknown unfreeze mode {unfreeze!r}: use 'all', 'gradual' or a list like [1, 3, 'all'].")
 
-# %% ../nbs/00_core.ipynb #9bd34488
+# %% ../nbs/00_core.ipynb #5694ee72
 class StagePlan(L):
     "The stages of a staged fine-tune, resolved for a model with `n_groups` parameter groups"
     def __init__(self, stages, n_groups, group_sizes=None, total_epochs=None):
@@ -126,7 +140,7 @@ class StagePlan(L):
         return f"StagePlan: {len(self)} stages over {self.n_groups} parameter groups (group 0 = input side; LRs listed for trainable groups, input side first)\n{self.table().to_string()}"
     _repr_html_ = None
 
-# %% ../nbs/00_core.ipynb #56aeef30
+# %% ../nbs/00_core.ipynb #5f9c2375
 def plan_stages(n_groups:int,       # parameter groups of the optimizer
                 epochs:int,         # epochs of the last (fully unfrozen) stage
                 base_lr=2e-3,       # head LR of the frozen stage; later stages use `base_lr/2`, as `fine_tune`
@@ -166,7 +180,7 @@ def plan_stages(n_groups:int,       # parameter groups of the optimizer
                             pct_start=pct_start, div=div, bn=b, min_epochs=min_epochs, max_epochs=max_epochs))
     return check_budget(StagePlan([s.resolve(n_groups) for s in stages], n_groups, group_sizes, total_epochs))
 
-# %% ../nbs/00_core.ipynb #da33b4ee
+# %% ../nbs/00_core.ipynb #e7e2db62
 def _min_epochs(s): return s.min_epochs if s.epochs == 'auto' else s.epochs
 
 def check_budget(plan:StagePlan)->StagePlan:

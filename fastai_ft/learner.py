@@ -51,18 +51,18 @@ def _stage_event(learn, name):
     for cb in learn.cbs.sorted('order'):
         if hasattr(type(cb), name): getattr(cb, name)()
 
-# %% ../nbs/03_learner.ipynb #13ea580f
+# %% ../nbs/03_learner.ipynb #fc29b6d4
 def for_stages(cb:Callback, # a callback, or a callback class
                *names:str   # stage names (or indices) in which it runs
               )->Callback:
     "Mark `cb` to be active only during the named stages of a staged run"
     cb = cb() if isinstance(cb, type) else cb
-    cb.stages = names
+    cb.only_stages = names
     return cb
 
-def _applies(cb, stage): return stage.name in cb.stages or stage.index in cb.stages
+def _applies(cb, stage): return stage.name in cb.only_stages or stage.index in cb.only_stages
 
-# %% ../nbs/03_learner.ipynb #80f58261
+# %% ../nbs/03_learner.ipynb #be96f786
 class StageRecorder(Callback):
     "Keep one history across all stages of a run: a row per epoch and per-group hyper-parameters per batch"
     order,run_valid = Recorder.order+1,False
@@ -74,7 +74,9 @@ class StageRecorder(Callback):
         self.moms.append([h.get('mom', h.get('betas', (np.nan,))[0]) for h in self.opt.hypers])
 
     def after_epoch(self):
-        names = self.recorder.metric_names[1:len(self.learn.final_record)+1]
+        fr = self.learn.final_record
+        for i,v in enumerate(main_values(fr)): fr[i] = v   # every process records (and decides on) the main process's values
+        names = self.recorder.metric_names[1:len(fr)+1]
         st = self.learn.stage
         st.epochs_run = st.offset+self.epoch+1
         row = dict(stage=st.index, stage_name=st.name, epoch=len(self.rows), stage_epoch=st.offset+self.epoch)
@@ -169,7 +171,7 @@ def _run_plan(self:Learner, plan, stage_cbs, tracker, check_bn, state=None, **kw
         if getattr(self, 'run_state', None): self.run_state.save(i, stage)
     return self._ft_infos
 
-# %% ../nbs/03_learner.ipynb #e58266de
+# %% ../nbs/03_learner.ipynb #3f849288
 @patch
 @delegates(Learner.fit_one_cycle, but=['lr_max', 'div', 'div_final', 'pct_start'])
 def staged_fine_tune(self:Learner,
@@ -201,9 +203,9 @@ def staged_fine_tune(self:Learner,
     auto = any(s.epochs == 'auto' for s in plan)
     for m in [plateau.monitor]*auto + ([tracker.monitor] if tracker else []): _check_monitor(self, m)
     cbs = L(cbs).map(lambda o: o() if isinstance(o, type) else o)
-    stage_cbs = cbs.filter(lambda o: hasattr(o, 'stages'))
+    stage_cbs = cbs.filter(lambda o: hasattr(o, 'only_stages'))
     rec = StageRecorder()
-    run_cbs = [rec, *cbs.filter(lambda o: not hasattr(o, 'stages'))] + [AdaptiveStageCallback(plateau)]*auto + [tracker]*bool(tracker)
+    run_cbs = [rec, *cbs.filter(lambda o: not hasattr(o, 'only_stages'))] + [AdaptiveStageCallback(plateau)]*auto + [tracker]*bool(tracker)
     rs = RunStateCallback(resume) if resume else None
     state = rs.load() if rs else None
     infos = []
@@ -227,21 +229,21 @@ def plot_stages(self:Learner, metric=None, figsize=(9, 6)):
     rec = self.stage_recorder
     return plot_stages(self.stage_history, rec.lrs, rec.starts, metric=metric, figsize=figsize)
 
-# %% ../nbs/03_learner.ipynb #78bcc7d0
+# %% ../nbs/03_learner.ipynb #3658de49
 def rng_state(dls=None):
     "Every random state a fastai run draws from"
     return dict(py=random.getstate(), np=np.random.get_state(), torch=torch.get_rng_state(),
                 cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                dls=[dl.rng.getstate() for dl in dls.loaders] if dls is not None else None)
+                dls=[getattr(dl, 'dl', dl).rng.getstate() for dl in dls.loaders] if dls is not None else None)
 
 def set_rng_state(d, dls=None):
     "Restore what `rng_state` saved"
     random.setstate(d['py']); np.random.set_state(d['np']); torch.set_rng_state(d['torch'])
     if d['cuda'] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(d['cuda'])
     if dls is not None and d['dls'] is not None:
-        for dl,s in zip(dls.loaders, d['dls']): dl.rng.setstate(s)
+        for dl,s in zip(dls.loaders, d['dls']): getattr(dl, 'dl', dl).rng.setstate(s)
 
-# %% ../nbs/03_learner.ipynb #1660e303
+# %% ../nbs/03_learner.ipynb #cd56f697
 class RunStateCallback(Callback):
     "Write the run's state to `path` after every epoch so that `staged_fine_tune(..., resume=path)` can carry on"
     order = TrackerCallback.order+5   # after the tracker and the adaptive callback have updated their state
@@ -258,14 +260,14 @@ class RunStateCallback(Callback):
         if info is not None:
             info = {k:v for k,v in vars(info).items() if k not in ('plan', 'start')} | dict(elapsed=time.time()-info.start)
         cbs = {cb.name:cb.get_state() for cb in l.cbs if hasattr(cb, 'get_state')}
-        save_atomic(dict(i=i, stage=stage, info=info, used=l._ft_used, infos=l._ft_infos, model=l.model.state_dict(),
+        save_atomic(dict(i=i, stage=stage, info=info, used=l._ft_used, infos=l._ft_infos, model=unwrap(l.model).state_dict(),
                          opt=l.opt.state_dict() if info is not None else None, cbs=cbs, rng=rng_state(l.dls)), self.path)
 
-# %% ../nbs/03_learner.ipynb #128a2d94
+# %% ../nbs/03_learner.ipynb #3e26c94c
 @patch
 def _set_run_state(self:Learner, state):
     "Put a saved run's weights, optimizer, callback memories and random states back"
-    self.model.load_state_dict(state['model'])
+    unwrap(self.model).load_state_dict(state['model'])
     if state['opt'] is not None: self.opt.load_state_dict(state['opt'])
     for cb in self.cbs:
         if hasattr(cb, 'set_state') and cb.name in state['cbs']: cb.set_state(state['cbs'][cb.name])

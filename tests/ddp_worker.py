@@ -1,0 +1,30 @@
+"""One process of the two-process test in tests/test_distributed.py. Launched the way the docs tell users to:
+    torchrun --nproc_per_node 2 tests/ddp_worker.py OUT_DIR"""
+import json, sys
+from pathlib import Path
+import torch
+from fastai.basics import *
+from fastai.distributed import *
+from fastai_ft.all import *
+
+# fastai's DistributedDL._broadcast moves its index tensor to CUDA (nccl needs that); gloo on CPU needs it on the CPU.
+# This replaces that one method with a device-agnostic broadcast so fastai's distributed training runs on CPU.
+def _broadcast(self, t, rank):
+    t = LongTensor(t)
+    torch.distributed.broadcast(t, rank)
+    return t.tolist()
+DistributedDL._broadcast = _broadcast
+
+out = Path(sys.argv[1])
+torch.set_num_threads(1)
+set_seed(0)
+learn = synth_staged_learner(3, n=512, bs=32)
+set_seed(1 + int(os.environ.get('RANK', 0)))   # different random states per process: decisions must still agree
+with learn.distrib_ctx(sync_bn=False, cpu=True):   # SyncBatchNorm needs CUDA; cpu=True makes Accelerate use gloo
+    r = learn.staged_fine_tune('auto', freeze_epochs='auto', base_lr=1e-2, total_epochs=6,
+                               plateau=Plateau(min_delta=0.03, max_epochs=4),
+                               tracker=RunTracker(ckpt_dir=out/'ckpt', rollback='restore'))
+rank = rank_distrib()
+json.dump(dict(stages=[[s.name, s.epochs_run, s.reason, s.rollback] for s in r], best=r.best_at,
+               valid_loss=learn.stage_history.valid_loss.tolist()), open(out/f'rank{rank}.json', 'w'))
+torch.save(learn.model.state_dict(), out/f'rank{rank}.pth')

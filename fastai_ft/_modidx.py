@@ -116,6 +116,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                 'fastai_ft/callback/bn.py'),
                                        'fastai_ft.callback.bn.BNPolicyCallback.before_fit': ( 'callback.bn.html#bnpolicycallback.before_fit',
                                                                                               'fastai_ft/callback/bn.py'),
+                                       'fastai_ft.callback.bn.BNPolicyCallback.before_validate': ( 'callback.bn.html#bnpolicycallback.before_validate',
+                                                                                                   'fastai_ft/callback/bn.py'),
                                        'fastai_ft.callback.bn.BNPolicyCallback.restore': ( 'callback.bn.html#bnpolicycallback.restore',
                                                                                            'fastai_ft/callback/bn.py'),
                                        'fastai_ft.callback.bn._bn_buffers_kept': ( 'callback.bn.html#_bn_buffers_kept',

@@ -100,7 +100,7 @@ def recalibrate_bn(learn:Learner, # The learner whose BatchNorm statistics are r
 # %% ../../nbs/02_callback.bn.ipynb #0ece97bc
 bn_policies = ('train', 'freeze_stats', 'freeze', 'eval', 'recalibrate')
 
-# %% ../../nbs/02_callback.bn.ipynb #c8e66666
+# %% ../../nbs/02_callback.bn.ipynb #38133010
 class BNPolicyCallback(Callback):
     "Apply a BatchNorm `policy` during one fit and leave the model as it was afterwards"
     order,run_valid = TrainEvalCallback.order+1,False
@@ -116,6 +116,10 @@ class BNPolicyCallback(Callback):
         if self.policy=='recalibrate': recalibrate_bn(self.learn, self.n_batches)
         if self.policy in ('freeze_stats', 'freeze', 'eval'): self.bns = bn_modules(self.learn, self.policy!='eval')
         if self.policy=='freeze': self._fix_frozen_params()
+
+    def before_validate(self):
+        "With 'recalibrate', every evaluation uses statistics re-estimated for the current weights"
+        if self.policy=='recalibrate': recalibrate_bn(self.learn, self.n_batches)
 
     def _fix_frozen_params(self):
         "Stop gradients to every parameter of the frozen groups, BatchNorm affine parameters included"

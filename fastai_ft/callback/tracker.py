@@ -53,7 +53,7 @@ def rollback_action(improved:bool,   # did the stage beat the best of the stages
     if mode == 'retry' and not retried: return 'retry'
     return 'stop' if mode in ('stop', 'retry') else 'restore'
 
-# %% ../../nbs/02_callback.tracker.ipynb #28da0360
+# %% ../../nbs/02_callback.tracker.ipynb #d17c3677
 _rollback_modes = (None, 'restore', 'stop', 'retry')
 def _retried(st): return getattr(getattr(st, 'plan', None), 'retried', False)
 
@@ -69,7 +69,7 @@ class RunTracker(TrackerCallback):
                  ckpt_dir=None,        # folder for checkpoints (default `learn.path/learn.model_dir/'fastai_ft'`); False: keep in memory
                  keep='best',          # checkpoints left at the end: 'best', 'all' (one per stage that set a best) or 'none'
                  load_best=True,       # load the best weights at the end of the run
-                 diverge=10.,          # a training loss this many times the run's lowest (or NaN/inf) ends the stage; None: off
+                 diverge=10.,          # a smoothed training loss this many times the stage's lowest (or NaN/inf) ends it; None: off
                  on_diverge='retry',   # after divergence (best weights restored): 'retry' the stage once at `retry_lr`, or 'stop'
                 ):
         if rollback not in _rollback_modes: raise ValueError(f"Unknown rollback mode {rollback!r}: use None, 'restore', 'stop' or 'retry'.")
@@ -86,10 +86,10 @@ class RunTracker(TrackerCallback):
         if self.on_disk:
             self.ckpt_dir = check_writable(ifnone(self.ckpt_dir, self.learn.path/self.learn.model_dir/'fastai_ft'))
 
-    def before_stage(self): self.best_before,self.retry = self.best,False
+    def before_stage(self): self.best_before,self.retry,self.low = self.best,False,None
 
     def after_batch(self):
-        "End the stage on a NaN/inf loss, or one `diverge` times the run's lowest smoothed training loss"
+        "End the stage on a NaN/inf loss, or a smoothed loss `diverge` times the stage's lowest (after 10 batches)"
         if not self.training or self.diverge is None: return
         loss,smooth = main_values([self.loss.detach(), self.smooth_loss])   # all processes judge the main one's loss
         if self.train_iter > 10: self.low = smooth if self.low is None else min(self.low, smooth)

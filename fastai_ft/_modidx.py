@@ -183,6 +183,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'fastai_ft.cli._int_or_str': ('cli.html#_int_or_str', 'fastai_ft/cli.py'),
                                'fastai_ft.cli._parser': ('cli.html#_parser', 'fastai_ft/cli.py'),
                                'fastai_ft.cli._print_accuracy': ('cli.html#_print_accuracy', 'fastai_ft/cli.py'),
+                               'fastai_ft.cli._recipe': ('cli.html#_recipe', 'fastai_ft/cli.py'),
                                'fastai_ft.cli.check_folder': ('cli.html#check_folder', 'fastai_ft/cli.py'),
                                'fastai_ft.cli.check_out': ('cli.html#check_out', 'fastai_ft/cli.py'),
                                'fastai_ft.cli.demo': ('cli.html#demo', 'fastai_ft/cli.py'),

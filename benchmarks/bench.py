@@ -65,7 +65,7 @@ def configs(args):
                 e, freeze_epochs=f, bn=['freeze', 'train'], cbs=[c, FeatureCacheCallback(aug='off', verbose=False)])
         return res
     pl = Plateau('valid_loss', patience=1, max_epochs=t-1)
-    res = {f'freeze_epochs={k}': (lambda k: lambda l, c: l.staged_fine_tune(t-k, freeze_epochs=k, cbs=c))(k) for k in (1, 2, 3)}
+    res = {f'freeze_epochs={k}': (lambda k: lambda l, c: l.staged_fine_tune(t-k, freeze_epochs=k, cbs=c))(k) for k in (1, 2, 3) if k < t}
     res["freeze_epochs='auto'"] = lambda l, c: l.staged_fine_tune('auto', freeze_epochs='auto', plateau=pl, total_epochs=t, cbs=c)
     res["'auto' + RunTracker"] = lambda l, c: l.staged_fine_tune('auto', freeze_epochs='auto', plateau=pl, total_epochs=t,
                                                                  tracker=RunTracker(ckpt_dir=False), cbs=c)

@@ -4,14 +4,14 @@
 __all__ = ['GroupError', 'resnet_split', 'features_split', 'timm_split', 'auto_split', 'stage_splitter', 'group_sizes',
            'check_groups', 'n_params']
 
-# %% ../nbs/01_split.ipynb #bebaa653
+# %% ../nbs/01_split.ipynb #d85d0e67
 from fastai.vision.all import *
 from fastai.callback.hook import Hooks, dummy_eval
 from fastai.vision.learner import TimmBody
 from torchvision.models.resnet import BasicBlock, Bottleneck
 from timm.models import group_parameters
 
-# %% ../nbs/01_split.ipynb #5f244917
+# %% ../nbs/01_split.ipynb #72f54146
 def _merge_units(units, strides, n_body=4):
     "Group consecutive `units` (parameter lists) by output stride into at most `n_body` groups"
     units, strides = [u for u in units if len(u)], [s for u,s in zip(units, strides) if len(u)]
@@ -29,24 +29,24 @@ def _merge_units(units, strides, n_body=4):
         groups = [[p for g in groups[:k] for p in g]] + groups[k:]
     return groups
 
-# %% ../nbs/01_split.ipynb #fa8746ff
+# %% ../nbs/01_split.ipynb #1edaf1f2
 def _finish(m, body_groups):
     "Body groups of `m` plus its head group; body parameters no group claimed join the first group"
     seen = {id(p) for g in body_groups for p in g}
     rest = [p for p in m[0].parameters() if id(p) not in seen]
     return L([rest + body_groups[0], *body_groups[1:], params(m[1:])])
 
-# %% ../nbs/01_split.ipynb #d57f8498
+# %% ../nbs/01_split.ipynb #b3a0f14b
 class GroupError(ValueError):
     "A learner's parameter groups cannot support the requested split, freezing or learning rates"
 
-# %% ../nbs/01_split.ipynb #ba50b3d7
+# %% ../nbs/01_split.ipynb #c5779628
 def _is_resnet_body(b):
     "Whether `b` is a torchvision ResNet cut before its pool, as `vision_learner` builds it"
     return isinstance(b, nn.Sequential) and len(b)==8 and all(
         isinstance(l, nn.Sequential) and len(l)>0 and isinstance(l[0], (BasicBlock, Bottleneck)) for l in b[4:])
 
-# %% ../nbs/01_split.ipynb #cb02cd86
+# %% ../nbs/01_split.ipynb #d79ea4ff
 def resnet_split(m:nn.Module, # `nn.Sequential(body, head)` built by `vision_learner` from a torchvision ResNet
                  n_body:int=4, # Most body groups; earlier stages are merged to meet it
                 ):
@@ -55,12 +55,12 @@ def resnet_split(m:nn.Module, # `nn.Sequential(body, head)` built by `vision_lea
     if not _is_resnet_body(b): raise GroupError(f"resnet_split needs a torchvision ResNet body but got {type(b).__name__}; use auto_split instead.")
     return _finish(m, _merge_units([params(b[:5]), params(b[5]), params(b[6]), params(b[7])], [4,8,16,32], n_body))
 
-# %% ../nbs/01_split.ipynb #72ac5285
+# %% ../nbs/01_split.ipynb #e5823954
 def _blocks(m):
     "Modules of `m` in order, with nested `nn.Sequential` containers opened up"
     return [b for c in m.children() for b in (_blocks(c) if isinstance(c, nn.Sequential) else [c])]
 
-# %% ../nbs/01_split.ipynb #e6ab837c
+# %% ../nbs/01_split.ipynb #9479927f
 def _strides(body, blocks, size):
     "Output stride of each of `blocks` when a `size`x`size` dummy image goes through `body` (None if unknown)"
     modes = [o.training for o in body.modules()]
@@ -72,7 +72,7 @@ def _strides(body, blocks, size):
     finally:
         for o,t in zip(body.modules(), modes): o.training = t
 
-# %% ../nbs/01_split.ipynb #fa4ac994
+# %% ../nbs/01_split.ipynb #a03356e1
 def features_split(m:nn.Module, # `nn.Sequential(body, head)` built by `vision_learner`
                    n_body:int=4, # Most body groups; earlier stages are merged to meet it
                    size:int=128, # Side of the dummy image used to measure each block's output stride
@@ -82,7 +82,7 @@ def features_split(m:nn.Module, # `nn.Sequential(body, head)` built by `vision_l
     if not params(m[0]): raise GroupError(f"features_split found no parameters in the body {type(m[0]).__name__}; pass a splitter made for this model.")
     return _finish(m, _merge_units([params(b) for b in bs], _strides(m[0], bs, size), n_body))
 
-# %% ../nbs/01_split.ipynb #33cbfe52
+# %% ../nbs/01_split.ipynb #03afaf46
 def _timm_strides(model, names):
     "Output stride of the first parameter in each list of parameter `names`, read off `model.feature_info`"
     mods = [n for n,_ in model.named_modules()]
@@ -96,7 +96,7 @@ def _timm_strides(model, names):
         return next((r for e,r in ends if e>=i), ends[-1][1] if ends else None)
     return [_r(ns[0]) for ns in names]
 
-# %% ../nbs/01_split.ipynb #57d38151
+# %% ../nbs/01_split.ipynb #bc45ca80
 def timm_split(m:nn.Module, # `nn.Sequential(TimmBody, head)` built by `vision_learner` from a timm name
                n_body:int=4, # Most body groups; earlier stages are merged to meet it
               ):
@@ -107,7 +107,7 @@ def timm_split(m:nn.Module, # `nn.Sequential(TimmBody, head)` built by `vision_l
     ps = dict(model.named_parameters())
     return _finish(m, _merge_units([[ps[n] for n in ns] for ns in names], _timm_strides(model, names), n_body))
 
-# %% ../nbs/01_split.ipynb #5d43f42e
+# %% ../nbs/01_split.ipynb #ffbc011e
 def auto_split(m:nn.Module, # Model to split, usually `nn.Sequential(body, head)` from `vision_learner`
                n_body:int=4, # Most body groups; earlier stages are merged to meet it
               ):
@@ -126,7 +126,7 @@ def auto_split(m:nn.Module, # Model to split, usually `nn.Sequential(body, head)
         return default_split(m)
     return gs
 
-# %% ../nbs/01_split.ipynb #6b131275
+# %% ../nbs/01_split.ipynb #b021aba1
 def stage_splitter(n_body:int=4, # Most body groups, so the learner gets at most `n_body+1` groups
                    splitter:Callable=auto_split, # Stage splitter to cap
                   ):
@@ -134,25 +134,25 @@ def stage_splitter(n_body:int=4, # Most body groups, so the learner gets at most
     if n_body < 1: raise GroupError(f"n_body={n_body} leaves no body group; pass n_body=1 or more.")
     return partial(splitter, n_body=n_body)
 
-# %% ../nbs/01_split.ipynb #38241f8e
+# %% ../nbs/01_split.ipynb #76736482
 def _opt(learn):
     "`learn.opt`, created first if needed"
     if learn.opt is None: learn.create_opt()
     return learn.opt
 
-# %% ../nbs/01_split.ipynb #a7b50c90
+# %% ../nbs/01_split.ipynb #0f7c1503
 def group_sizes(learn:Learner, # Learner whose optimizer groups are counted (created if needed)
                ) -> list:
     "Number of parameters (elements) in each of `learn`'s parameter groups"
     return [sum(p.numel() for p in pl) for pl in _opt(learn).param_lists]
 
-# %% ../nbs/01_split.ipynb #4bb5e38c
+# %% ../nbs/01_split.ipynb #d8f44503
 def _check_n_train(n_groups, n_train):
     "Raise `GroupError` unless `n_train` is between 1 and `n_groups`"
     if not 1 <= n_train <= n_groups:
         raise GroupError(f"n_train={n_train} groups cannot train since the learner has {n_groups} parameter groups; pass an n_train between 1 and {n_groups}.")
 
-# %% ../nbs/01_split.ipynb #ee5c2928
+# %% ../nbs/01_split.ipynb #a8ca9ada
 def check_groups(learn:Learner, # Learner to check (its optimizer is created if needed)
                  n_train:int|None=None, # Groups, counted from the head, that a stage trains
                  lrs:list|None=None, # Learning rates that a stage gives, one per group when a list or array
@@ -170,7 +170,7 @@ def check_groups(learn:Learner, # Learner to check (its optimizer is created if 
     if isinstance(lrs, (list, tuple, np.ndarray, Tensor)) and len(lrs) != n:
         raise GroupError(f"{len(lrs)} learning rates were given for {n} parameter groups; pass one per group, a slice(lo, hi) or a single float.")
 
-# %% ../nbs/01_split.ipynb #3b3b3839
+# %% ../nbs/01_split.ipynb #dbc5e7af
 def n_params(learn:Learner, # Learner whose groups are counted (its optimizer is created if needed)
              n_train:int, # Groups, counted from the head, that train
             ) -> int:

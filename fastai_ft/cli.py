@@ -81,11 +81,11 @@ def _recipe(learn, out, lr=None, freeze_epochs=None, bn=None, unfreeze=None):
     if unfreeze is not None: kw['unfreeze'] = unfreeze
     return kw
 
-# %% ../nbs/06_cli.ipynb #0ef9de15
+# %% ../nbs/06_cli.ipynb #204a671a
 def demo(data=None,          # image folder with train/ and valid/ (or val/); default: scikit-learn's digits
          arch:str='lite0',   # pretrained architecture; only EfficientNet-Lite0 for now
          size:int=48,        # image size in pixels
-         epochs:int=5,       # epochs of the last, fully unfrozen stage
+         epochs:int=8,       # epochs of the last, fully unfrozen stage
          bs:int=64,          # batch size
          out=None,           # folder for export.pkl, history.csv and report.txt; default <tmp>/fastai_ft_demo
          seed:int=0,         # random seed for data order, augmentation and head init
@@ -130,7 +130,7 @@ def demo(data=None,          # image folder with train/ and valid/ (or val/); de
 # %% ../nbs/06_cli.ipynb #bea111f8
 def _int_or_str(s): return int(s) if s.lstrip('-').isdigit() else s
 
-# %% ../nbs/06_cli.ipynb #390cb737
+# %% ../nbs/06_cli.ipynb #70d75f01
 def _parser():
     "The `fastai-ft` argument parser"
     p = argparse.ArgumentParser(prog='fastai-ft', description='Staged fine-tuning for fastai.')
@@ -140,7 +140,7 @@ def _parser():
     d.add_argument('--data', help="folder with train/<class>/ and valid/<class>/ (or val/) images; default: scikit-learn's 1797 digits")
     d.add_argument('--arch', default='lite0', choices=['lite0'], help='pretrained architecture (default: lite0)')
     d.add_argument('--size', type=int, default=48, help='image size in pixels (default: 48)')
-    d.add_argument('--epochs', type=int, default=5, help='epochs of the unfrozen stage (default: 5)')
+    d.add_argument('--epochs', type=int, default=8, help='epochs of the unfrozen stage (default: 8)')
     d.add_argument('--bs', type=int, default=64, help='batch size (default: 64)')
     d.add_argument('--out', help='folder for export.pkl, history.csv, report.txt (default: fastai_ft_demo in the temp folder)')
     d.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')

@@ -111,8 +111,8 @@ def stage_plan(self:Learner,
                                         group_sizes=sizes, **kwargs)
     return check_budget(StagePlan([s.resolve(len(sizes)) for s in plan], len(sizes), sizes, kwargs.get('total_epochs')))
 
-# %% ../nbs/03_learner.ipynb #1c01037b
-def _unfreeze_grads(learn):
+# %% ../nbs/03_learner.ipynb #67754b1e
+def _drop_frozen_grads(learn):
     "Drop stale `.grad`s of frozen parameters: fastai's optimizer steps (and decays) any parameter that has one"
     for g in learn.opt.param_lists[:learn.opt.frozen_idx]:
         for p in g: p.grad = None
@@ -121,7 +121,7 @@ def _unfreeze_grads(learn):
 def _run_stage(self:Learner, i, stage, n_epoch, plan, cbs, check_bn=False, state=None, **kwargs):
     "Run one `Stage` for `n_epoch` epochs (from `state` if resuming it): freeze, announce, one-cycle, announce"
     self.freeze_to(-stage.n_train)
-    _unfreeze_grads(self)
+    _drop_frozen_grads(self)
     info = dict(index=i, name=stage.name, n_train=stage.n_train, n_groups=plan.n_groups, bn=stage.bn, epochs=n_epoch,
                 epochs_run=0, plan=stage, auto=stage.epochs == 'auto', reason='done', rollback=None, offset=0, warp=None,
                 n_params=plan.n_params(stage), start=time.time())

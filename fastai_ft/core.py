@@ -7,7 +7,8 @@ from __future__ import annotations
 from fastai.basics import *
 
 # %% auto #0
-__all__ = ['PlanError', 'main_values', 'unwrap', 'disc_lrs', 'Stage', 'StagePlan', 'plan_stages', 'check_budget', 'stage_epochs']
+__all__ = ['bn_policies', 'PlanError', 'main_values', 'unwrap', 'disc_lrs', 'Stage', 'StagePlan', 'plan_stages', 'check_budget',
+           'stage_epochs']
 
 # %% ../nbs/00_core.ipynb #5b2ae401
 class PlanError(ValueError):
@@ -59,8 +60,8 @@ def disc_lrs(lr,               # a float, `slice(hi)`, `slice(lo, hi)` or one LR
     lr = _check_lr(lr)
     return disc_lrs(slice(lr), n_groups, n_train, lr_decay) if lr_decay else np.full(n_groups, lr)
 
-# %% ../nbs/00_core.ipynb #69f3c537
-_bn_names = ('train', 'freeze_stats', 'freeze', 'eval', 'recalibrate')
+# %% ../nbs/00_core.ipynb #879852d9
+bn_policies = ('train', 'freeze_stats', 'freeze', 'eval', 'recalibrate')  # BatchNorm policies (fastai_ft.callback.bn)
 
 def _check_epochs(e, what):
     if e == 'auto': return e
@@ -68,7 +69,7 @@ def _check_epochs(e, what):
         raise PlanError(f"{what} must be a whole number of epochs >= 1 or 'auto', got {e!r}.")
     return int(e)
 
-# %% ../nbs/00_core.ipynb #d367b92b
+# %% ../nbs/00_core.ipynb #6b017787
 class Stage:
     "One stage of a staged fine-tune: one `fit_one_cycle` over the last `n_train` groups"
     def __init__(self,
@@ -85,7 +86,7 @@ class Stage:
                 ):
         store_attr()
         self.epochs = _check_epochs(epochs, f"Stage {name!r} epochs")
-        if bn not in _bn_names: raise PlanError(f"Unknown BatchNorm policy {bn!r}: use one of {', '.join(_bn_names)}.")
+        if bn not in bn_policies: raise PlanError(f"Unknown BatchNorm policy {bn!r}: use one of {', '.join(bn_policies)}.")
         if not 0 < pct_start < 1: raise PlanError(f"pct_start must be between 0 and 1, got {pct_start!r}.")
 
     def resolve(self, n_groups):

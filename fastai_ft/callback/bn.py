@@ -13,7 +13,7 @@ from fastai.callback.core import TrainEvalCallback
 from fastai.data.core import Datasets, TfmdLists
 
 # %% auto #0
-__all__ = ['bn_policies', 'bn_modules', 'train_items_dl', 'recalibrate_bn', 'BNPolicyCallback', 'BNGap', 'bn_gap', 'bn_advice']
+__all__ = ['bn_modules', 'train_items_dl', 'recalibrate_bn', 'BNPolicyCallback', 'BNGap', 'bn_gap', 'bn_advice']
 
 # %% ../../nbs/02_callback.bn.ipynb #efb80de5
 def _frozen_ids(learn):
@@ -97,8 +97,8 @@ def recalibrate_bn(learn:Learner, # The learner whose BatchNorm statistics are r
     if n==0: warn("recalibrate_bn found no batch of 2 or more samples, so the BatchNorm statistics are unchanged: pass a `dl` that has data.")
     return n
 
-# %% ../../nbs/02_callback.bn.ipynb #0ece97bc
-bn_policies = ('train', 'freeze_stats', 'freeze', 'eval', 'recalibrate')
+# %% ../../nbs/02_callback.bn.ipynb #fd3c0558
+from ..core import bn_policies   # the one list of policy names
 
 # %% ../../nbs/02_callback.bn.ipynb #38133010
 class BNPolicyCallback(Callback):

@@ -64,11 +64,12 @@ def configs(args):
             res["staged bn='freeze' + feature cache"] = lambda l, c: l.staged_fine_tune(
                 e, freeze_epochs=f, bn=['freeze', 'train'], cbs=[c, FeatureCacheCallback(aug='off', verbose=False)])
         return res
-    pl = Plateau('valid_loss', patience=1, max_epochs=t-1)
-    res = {f'freeze_epochs={k}': (lambda k: lambda l, c: l.staged_fine_tune(t-k, freeze_epochs=k, cbs=c))(k) for k in (1, 2, 3) if k < t-1}  # keep >= 2 unfrozen epochs
-    res["freeze_epochs='auto'"] = lambda l, c: l.staged_fine_tune('auto', freeze_epochs='auto', plateau=pl, total_epochs=t, cbs=c)
-    res["'auto' + RunTracker"] = lambda l, c: l.staged_fine_tune('auto', freeze_epochs='auto', plateau=pl, total_epochs=t,
-                                                                 tracker=RunTracker(ckpt_dir=False), cbs=c)
+    keep = 2   # every config keeps at least 2 unfrozen epochs of the budget
+    res = {f'freeze_epochs={k}': (lambda k: lambda l, c: l.staged_fine_tune(t-k, freeze_epochs=k, cbs=c))(k) for k in (1, 2, 3) if k <= t-keep}
+    plateaus = {"'auto' (valid_loss, patience 1)": Plateau('valid_loss', patience=1, max_epochs=t-keep),
+                "'auto' (accuracy, min_delta 0.01)": Plateau('accuracy', min_delta=0.01, patience=1, max_epochs=t-keep)}
+    for name, pl in plateaus.items():
+        res[name] = (lambda pl: lambda l, c: l.staged_fine_tune('auto', freeze_epochs='auto', plateau=pl, total_epochs=t, cbs=c))(pl)
     return res
 
 def med(xs): return st.median(xs) if xs else None
@@ -87,7 +88,8 @@ def summarise(rows, base='fastai fine_tune'):
                         frozen_epoch_s=med([fz(r) for r in rs if r['frozen_epoch_s']]),
                         frozen_later_s=med([fz_later(r) for r in rs if len(r['frozen_epoch_s']) > 1]),
                         frozen_later_speedup=(lambda v: 1/v if v else None)(ratio(fz_later)),
-                        peak_mb=med([r['peak_mb'] for r in rs])))
+                        peak_mb=med([r['peak_mb'] for r in rs]),
+                        frozen_epochs=[r['stages'][0]['epochs'] for r in rs if r['stages']]))
     return out
 
 def markdown(summary, args):
@@ -102,6 +104,22 @@ def markdown(summary, args):
                      f"{f(s['wall_median'],1)} | {f(s['wall_ratio'])} | {f(s['frozen_epoch_s'],2)} | {f(s['frozen_later_s'],2)} | {f(s['frozen_later_speedup'],1)} | {s['peak_mb']} |")
     return '\n'.join(lines) + '\n'
 
+def markdown_adaptive(summary, rows, args):
+    "The adaptive comparison: accuracy over seeds, the frozen epochs each run used, and every seed side by side"
+    f = lambda v, d=4: '-' if v is None else f'{v:.{d}f}'
+    names, seeds = [s['config'] for s in summary], sorted({r['seed'] for r in rows})
+    acc = {(r['config'], r['seed']): r['accuracy'] for r in rows}
+    lines = [f"Command: `python benchmarks/bench.py {' '.join(sys.argv[1:])}`  ",
+             f"Data: `{Path(args.data).name}`, arch {args.arch}, {args.size}px, `aug_transforms`; budget {args.total} epochs in all; "
+             f"seeds {len(seeds)}; torch threads {args.threads}; CPU ({os.cpu_count()} cores)", "",
+             "| config | runs | accuracy mean | sd | min-max | frozen epochs used (per seed) | wall s (median) |", "|---|---|---|---|---|---|---|"]
+    for s in summary:
+        lines.append(f"| {s['config']} | {s['n']} | {f(s['acc_mean'])} | {f(s['acc_sd'])} | {f(s['acc_min'],3)}-{f(s['acc_max'],3)} | "
+                     f"{', '.join(map(str, s['frozen_epochs']))} | {f(s['wall_median'],1)} |")
+    lines += ["", "Accuracy per seed:", "", "| seed | " + " | ".join(names) + " |", "|---" * (len(names)+1) + "|"]
+    for sd in seeds: lines.append(f"| {sd} | " + " | ".join(f(acc.get((n, sd))) for n in names) + " |")
+    return '\n'.join(lines) + '\n'
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('mode', choices=['overhead', 'adaptive', 'synth'])
@@ -110,19 +128,22 @@ def main():
     p.add_argument('--seeds', type=int, default=3); p.add_argument('--epochs', type=int, default=1)
     p.add_argument('--freeze', type=int, default=3); p.add_argument('--total', type=int, default=6)
     p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--name', help='results file name (default: the mode), to keep runs with other settings')
+    p.add_argument('--first-seed', type=int, default=0, help='seeds run are first-seed .. first-seed+seeds-1')
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     if args.mode != 'adaptive':         # the adaptive comparison is about accuracy; the others are timed
         first = next(iter(configs(args).values()))
         run(args, 'warm-up', 0, first)  # untimed: first-run costs (allocator, lazy imports) hit no config
     rows = []
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for name, fn in configs(args).items():
             rows.append(run(args, name, seed, fn)); print(json.dumps(rows[-1]), flush=True)
     summary = summarise(rows)
     out = ROOT/'results'; out.mkdir(exist_ok=True)
-    (out/f'{args.mode}.json').write_text(json.dumps(dict(args=vars(args), rows=rows, summary=summary), indent=1))
-    (out/f'{args.mode}.md').write_text(markdown(summary, args))
-    print(markdown(summary, args))
+    (out/f'{args.name or args.mode}.json').write_text(json.dumps(dict(args=vars(args), rows=rows, summary=summary), indent=1))
+    md = markdown_adaptive(summary, rows, args) if args.mode == 'adaptive' else markdown(summary, args)
+    (out/f'{args.name or args.mode}.md').write_text(md)
+    print(md)
 
 if __name__ == '__main__': main()

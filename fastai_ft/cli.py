@@ -61,11 +61,12 @@ def check_out(path # folder for the exported learner and history; created if mis
         raise DataFolderError(f"Cannot write to the output folder {path} ({e.strerror}): pass --out a folder you can write to.") from None
     return path
 
-# %% ../nbs/06_cli.ipynb #92d02043
-def _print_accuracy(label, learn):
-    "Validate `learn` and print its accuracy; returns it"
+# %% ../nbs/06_cli.ipynb #ec7e5edd
+def _print_accuracy(label, learn, tracker=None):
+    "Validate `learn` and print its accuracy, saying how the weights were chosen; returns it"
     acc = learn.validate()[1]
-    print(f"{label}: validation accuracy {acc:.4f} on {len(learn.dls.valid_ds)} images")
+    how = f"the run's best weights, chosen on {tracker.monitor}; last epoch {learn.stage_history[learn.metrics[0].name].iloc[-1]:.4f}" if tracker else "last epoch's weights"
+    print(f"{label}: validation accuracy {acc:.4f} on {len(learn.dls.valid_ds)} images ({how})")
     return acc
 
 # %% ../nbs/06_cli.ipynb #eee4db77
@@ -81,11 +82,11 @@ def _recipe(learn, out, lr=None, freeze_epochs=None, bn=None, unfreeze=None):
     if unfreeze is not None: kw['unfreeze'] = unfreeze
     return kw
 
-# %% ../nbs/06_cli.ipynb #204a671a
+# %% ../nbs/06_cli.ipynb #1163554b
 def demo(data=None,          # image folder with train/ and valid/ (or val/); default: scikit-learn's digits
          arch:str='lite0',   # pretrained architecture; only EfficientNet-Lite0 for now
          size:int=48,        # image size in pixels
-         epochs:int=8,       # epochs of the last, fully unfrozen stage
+         epochs:int=12,      # epochs of the last, fully unfrozen stage
          bs:int=64,          # batch size
          out=None,           # folder for export.pkl, history.csv and report.txt; default <tmp>/fastai_ft_demo
          seed:int=0,         # random seed for data order, augmentation and head init
@@ -111,9 +112,10 @@ def demo(data=None,          # image folder with train/ and valid/ (or val/); de
         return lite0_learner(dls, path=out)
     learn = _learner()
     print(f"Fine-tuning EfficientNet-Lite0 on {path}: {len(learn.dls.train_ds)} training and {len(learn.dls.valid_ds)} validation images, {learn.dls.c} classes, {size} px")
-    report = learn.staged_fine_tune(epochs, **_recipe(learn, out, lr, freeze_epochs, bn, unfreeze))
+    kw = _recipe(learn, out, lr, freeze_epochs, bn, unfreeze)
+    report = learn.staged_fine_tune(epochs, **kw)
     print(report)
-    learn.demo_accuracy = _print_accuracy('staged_fine_tune', learn)
+    learn.demo_accuracy = _print_accuracy('staged_fine_tune', learn, kw['tracker'])
     learn.stage_history.to_csv(out/'history.csv', index=False)
     (out/'report.txt').write_text(f"{report}\n")
     learn.export(out/'export.pkl')
@@ -130,7 +132,7 @@ def demo(data=None,          # image folder with train/ and valid/ (or val/); de
 # %% ../nbs/06_cli.ipynb #bea111f8
 def _int_or_str(s): return int(s) if s.lstrip('-').isdigit() else s
 
-# %% ../nbs/06_cli.ipynb #70d75f01
+# %% ../nbs/06_cli.ipynb #cdc22091
 def _parser():
     "The `fastai-ft` argument parser"
     p = argparse.ArgumentParser(prog='fastai-ft', description='Staged fine-tuning for fastai.')
@@ -140,7 +142,7 @@ def _parser():
     d.add_argument('--data', help="folder with train/<class>/ and valid/<class>/ (or val/) images; default: scikit-learn's 1797 digits")
     d.add_argument('--arch', default='lite0', choices=['lite0'], help='pretrained architecture (default: lite0)')
     d.add_argument('--size', type=int, default=48, help='image size in pixels (default: 48)')
-    d.add_argument('--epochs', type=int, default=8, help='epochs of the unfrozen stage (default: 8)')
+    d.add_argument('--epochs', type=int, default=12, help='epochs of the unfrozen stage (default: 12)')
     d.add_argument('--bs', type=int, default=64, help='batch size (default: 64)')
     d.add_argument('--out', help='folder for export.pkl, history.csv, report.txt (default: fastai_ft_demo in the temp folder)')
     d.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')

@@ -129,14 +129,16 @@ def main():
     p.add_argument('--freeze', type=int, default=3); p.add_argument('--total', type=int, default=6)
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--name', help='results file name (default: the mode), to keep runs with other settings')
+    p.add_argument('--merge', nargs='+', help='results JSON files of runs split by --first-seed: combine their rows into one table, running nothing')
     p.add_argument('--first-seed', type=int, default=0, help='seeds run are first-seed .. first-seed+seeds-1')
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    if args.mode != 'adaptive':         # the adaptive comparison is about accuracy; the others are timed
+    if args.mode != 'adaptive' and not args.merge:   # the adaptive comparison is about accuracy; the others are timed
         first = next(iter(configs(args).values()))
         run(args, 'warm-up', 0, first)  # untimed: first-run costs (allocator, lazy imports) hit no config
-    rows = []
-    for seed in range(args.first_seed, args.first_seed + args.seeds):
+    rows = [r for f in args.merge or [] for r in json.loads(Path(f).read_text())['rows']]
+    if args.merge: args.seeds = len({r['seed'] for r in rows})
+    for seed in range(args.first_seed, args.first_seed + args.seeds) if not args.merge else []:
         for name, fn in configs(args).items():
             rows.append(run(args, name, seed, fn)); print(json.dumps(rows[-1]), flush=True)
     summary = summarise(rows)

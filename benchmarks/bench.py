@@ -19,7 +19,8 @@ from fastai_ft.all import *
 ROOT = Path(__file__).parent
 
 class EpochTimer(Callback):
-    "Wall time of every epoch, tagged with the number of trainable groups"
+    """Wall time of every epoch, tagged with the number of trainable groups (an epoch that ends a stage early is missed:
+    like fastai's EarlyStoppingCallback, the plateau cancels the fit in `after_epoch`, before callbacks of higher order)"""
     order = 100
     def __init__(self): self.rows = []
     def before_epoch(self): self.t = time.perf_counter()
@@ -83,7 +84,7 @@ def summarise(rows, base='fastai fine_tune'):
         fz = lambda r: med(r['frozen_epoch_s'])
         fz_later = lambda r: med(r['frozen_epoch_s'][1:])
         out.append(dict(config=name, n=len(rs), acc_mean=st.mean(acc) if acc else None, acc_sd=st.stdev(acc) if len(acc) > 1 else 0.,
-                        acc_min=min(acc, default=None), acc_max=max(acc, default=None), epochs=med([r['epochs'] for r in rs]),
+                        acc_min=min(acc, default=None), acc_max=max(acc, default=None), epochs=med([sum(x['epochs'] for x in r['stages']) if r['stages'] else r['epochs'] for r in rs]),
                         wall_median=med([r['wall'] for r in rs]), wall_ratio=ratio(lambda r: r['wall']),
                         frozen_epoch_s=med([fz(r) for r in rs if r['frozen_epoch_s']]),
                         frozen_later_s=med([fz_later(r) for r in rs if len(r['frozen_epoch_s']) > 1]),
@@ -112,10 +113,10 @@ def markdown_adaptive(summary, rows, args):
     lines = [f"Command: `python benchmarks/bench.py {' '.join(sys.argv[1:])}`  ",
              f"Data: `{Path(args.data).name}`, arch {args.arch}, {args.size}px, `aug_transforms`; budget {args.total} epochs in all; "
              f"seeds {len(seeds)}; torch threads {args.threads}; CPU ({os.cpu_count()} cores)", "",
-             "| config | runs | accuracy mean | sd | min-max | frozen epochs used (per seed) | wall s (median) |", "|---|---|---|---|---|---|---|"]
+             "| config | runs | accuracy mean | sd | min-max | frozen epochs used (per seed) | epochs run (median) | wall s (median) |", "|---|---|---|---|---|---|---|---|"]
     for s in summary:
         lines.append(f"| {s['config']} | {s['n']} | {f(s['acc_mean'])} | {f(s['acc_sd'])} | {f(s['acc_min'],3)}-{f(s['acc_max'],3)} | "
-                     f"{', '.join(map(str, s['frozen_epochs']))} | {f(s['wall_median'],1)} |")
+                     f"{', '.join(map(str, s['frozen_epochs']))} | {s['epochs']} | {f(s['wall_median'],1)} |")
     lines += ["", "Accuracy per seed:", "", "| seed | " + " | ".join(names) + " |", "|---" * (len(names)+1) + "|"]
     for sd in seeds: lines.append(f"| {sd} | " + " | ".join(f(acc.get((n, sd))) for n in names) + " |")
     return '\n'.join(lines) + '\n'

@@ -51,9 +51,10 @@ def run(args, name, seed, fn):
     res = learn.validate()
     frozen = [t for f, t in timer.rows if f]
     stages = [dict(name=s.name, epochs=s.epochs_run, reason=s.reason, time=round(s.time, 2)) for s in out] if out is not None else None
+    epochs = sum(s['epochs'] for s in stages) if stages else len(timer.rows)   # the timer misses an epoch that ends a stage
     return dict(config=name, seed=seed, wall=round(wall, 2), valid_loss=float(res[0]),
                 accuracy=float(res[1]) if len(res) > 1 else None, peak_mb=round(mem.peak - mem.base),
-                epochs=len(timer.rows), frozen_epoch_s=[round(t, 3) for t in frozen], stages=stages)
+                epochs=epochs, frozen_epoch_s=[round(t, 3) for t in frozen], stages=stages)
 
 def configs(args):
     e, f, t = args.epochs, args.freeze, args.total
@@ -84,7 +85,7 @@ def summarise(rows, base='fastai fine_tune'):
         fz = lambda r: med(r['frozen_epoch_s'])
         fz_later = lambda r: med(r['frozen_epoch_s'][1:])
         out.append(dict(config=name, n=len(rs), acc_mean=st.mean(acc) if acc else None, acc_sd=st.stdev(acc) if len(acc) > 1 else 0.,
-                        acc_min=min(acc, default=None), acc_max=max(acc, default=None), epochs=med([sum(x['epochs'] for x in r['stages']) if r['stages'] else r['epochs'] for r in rs]),
+                        acc_min=min(acc, default=None), acc_max=max(acc, default=None), epochs=med([r['epochs'] for r in rs]),
                         wall_median=med([r['wall'] for r in rs]), wall_ratio=ratio(lambda r: r['wall']),
                         frozen_epoch_s=med([fz(r) for r in rs if r['frozen_epoch_s']]),
                         frozen_later_s=med([fz_later(r) for r in rs if len(r['frozen_epoch_s']) > 1]),
@@ -93,11 +94,15 @@ def summarise(rows, base='fastai fine_tune'):
                         frozen_epochs=[r['stages'][0]['epochs'] for r in rs if r['stages']]))
     return out
 
+def header(data, args):
+    "The command that made a table, and what it ran on"
+    return [f"Command: `python benchmarks/bench.py {' '.join(sys.argv[1:])}`  ",
+            f"Data: {data}; seeds {args.seeds}; torch threads {args.threads}; CPU ({os.cpu_count()} cores)"]
+
 def markdown(summary, args):
     f = lambda v, d=3: '-' if v is None else f'{v:.{d}f}'
     data = 'synthetic (synth_staged_learner, 4 groups)' if args.mode == 'synth' else f"`{Path(args.data).name}`, arch {args.arch}, {args.size}px"
-    lines = [f"Command: `python benchmarks/bench.py {' '.join(sys.argv[1:])}`  ",
-             f"Data: {data}; seeds {args.seeds}; torch threads {args.threads}; CPU ({os.cpu_count()} cores)", "",
+    lines = header(data, args) + ["",
              "| config | runs | accuracy mean | sd | min-max | epochs | wall s (median) | wall / fine_tune (median) | frozen epoch s | later frozen epochs s | later frozen epochs speed-up vs fine_tune | peak RSS growth MB |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in summary:
@@ -110,9 +115,7 @@ def markdown_adaptive(summary, rows, args):
     f = lambda v, d=4: '-' if v is None else f'{v:.{d}f}'
     names, seeds = [s['config'] for s in summary], sorted({r['seed'] for r in rows})
     acc = {(r['config'], r['seed']): r['accuracy'] for r in rows}
-    lines = [f"Command: `python benchmarks/bench.py {' '.join(sys.argv[1:])}`  ",
-             f"Data: `{Path(args.data).name}`, arch {args.arch}, {args.size}px, `aug_transforms`; budget {args.total} epochs in all; "
-             f"seeds {len(seeds)}; torch threads {args.threads}; CPU ({os.cpu_count()} cores)", "",
+    lines = header(f"`{Path(args.data).name}`, arch {args.arch}, {args.size}px, `aug_transforms`; budget {args.total} epochs in all", args) + ["",
              "| config | runs | accuracy mean | sd | min-max | frozen epochs used (per seed) | epochs run (median) | wall s (median) |", "|---|---|---|---|---|---|---|---|"]
     for s in summary:
         lines.append(f"| {s['config']} | {s['n']} | {f(s['acc_mean'])} | {f(s['acc_sd'])} | {f(s['acc_min'],3)}-{f(s['acc_max'],3)} | "

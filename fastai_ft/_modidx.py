@@ -293,6 +293,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'fastai_ft.split._merge_units': ('split.html#_merge_units', 'fastai_ft/split.py'),
                                  'fastai_ft.split._opt': ('split.html#_opt', 'fastai_ft/split.py'),
                                  'fastai_ft.split._strides': ('split.html#_strides', 'fastai_ft/split.py'),
+                                 'fastai_ft.split._timm_model': ('split.html#_timm_model', 'fastai_ft/split.py'),
                                  'fastai_ft.split._timm_strides': ('split.html#_timm_strides', 'fastai_ft/split.py'),
                                  'fastai_ft.split.auto_split': ('split.html#auto_split', 'fastai_ft/split.py'),
                                  'fastai_ft.split.check_groups': ('split.html#check_groups', 'fastai_ft/split.py'),

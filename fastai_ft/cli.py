@@ -5,11 +5,10 @@
 # %% ../nbs/06_cli.ipynb #13191cae
 from __future__ import annotations
 import argparse, sys, tempfile
+from .all import *   # first: it imports fastai without fastai's torch.jit deprecation warning
 from fastai.vision.all import *
 from .models import *
 from .models import _valid_name
-import fastai_ft.learner
-from .all import *
 
 # %% auto #0
 __all__ = ['DataFolderError', 'check_folder', 'check_out', 'demo', 'main']

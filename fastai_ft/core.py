@@ -4,7 +4,10 @@
 
 # %% ../nbs/00_core.ipynb #776a8612
 from __future__ import annotations
-from fastai.basics import *
+import warnings
+with warnings.catch_warnings():   # fastai.layers calls torch.jit.script when imported, which torch deprecates: fastai's to fix, not our users' to read
+    warnings.filterwarnings('ignore', r'`torch.jit.script` is deprecated', FutureWarning)
+    from fastai.basics import *
 
 # %% auto #0
 __all__ = ['bn_policies', 'PlanError', 'main_values', 'unwrap', 'disc_lrs', 'Stage', 'StagePlan', 'plan_stages', 'check_budget',

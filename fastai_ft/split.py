@@ -5,11 +5,9 @@ __all__ = ['GroupError', 'resnet_split', 'features_split', 'timm_split', 'auto_s
            'check_groups', 'n_params']
 
 # %% ../nbs/01_split.ipynb #d85d0e67
-from fastai.vision.all import *
+from fastai.basics import *
 from fastai.callback.hook import Hooks, dummy_eval
-from fastai.vision.learner import TimmBody
 from torchvision.models.resnet import BasicBlock, Bottleneck
-from timm.models import group_parameters
 
 # %% ../nbs/01_split.ipynb #72f54146
 def _merge_units(units, strides, n_body=4):
@@ -97,11 +95,17 @@ def _timm_strides(model, names):
     return [_r(ns[0]) for ns in names]
 
 # %% ../nbs/01_split.ipynb #bc45ca80
+def _timm_model(b):
+    "The timm model inside fastai's `TimmBody` (the class is imported here: fastai.vision is not needed for other models)"
+    from fastai.vision.learner import TimmBody
+    return b.model if isinstance(b, TimmBody) else b
+
 def timm_split(m:nn.Module, # `nn.Sequential(TimmBody, head)` built by `vision_learner` from a timm name
                n_body:int=4, # Most body groups; earlier stages are merged to meet it
               ):
     "Split a timm model along its own `group_matcher` stages, merged by `feature_info` stride"
-    model = m[0].model if isinstance(m[0], TimmBody) else m[0]
+    from timm.models import group_parameters   # timm is optional: only timm models reach this line
+    model = _timm_model(m[0])
     if not hasattr(model, 'group_matcher'): raise GroupError(f"timm_split needs a timm model with group_matcher but got {type(model).__name__}; use auto_split instead.")
     names = [ns for ns in group_parameters(model, model.group_matcher(coarse=True)).values() if ns]
     ps = dict(model.named_parameters())
@@ -116,14 +120,14 @@ def auto_split(m:nn.Module, # Model to split, usually `nn.Sequential(body, head)
     if b is None:
         warn(f"auto_split: {type(m).__name__} is not an nn.Sequential(body, head), so it gets one parameter group; pass a splitter made for it.")
         return trainable_params(m)
-    timm = isinstance(b, TimmBody) and hasattr(b.model, 'group_matcher')
+    timm = hasattr(_timm_model(b), 'group_matcher')
     split = timm_split if timm else resnet_split if _is_resnet_body(b) else features_split
     try: gs = split(m, n_body)
     except Exception as e: gs, why = None, f"({e})"
     else: why = "(its body has a single stage)"
     if gs is None or (len(gs) < 3 and n_body > 1):
         warn(f"auto_split found no stages in {type(b).__name__} {why}, so it uses default_split's body and head groups; pass a splitter made for this model.")
-        return default_split(m)
+        return L(m[0], m[1:]).map(params)   # fastai's default_split
     return gs
 
 # %% ../nbs/01_split.ipynb #b021aba1

@@ -11,13 +11,18 @@ from fastai.callback.mixup import MixHandler
 from fastai.callback.training import BnFreeze
 from fastai.data.core import Datasets, TfmdLists
 from fastai.layers import AdaptiveConcatPool1d, AdaptiveConcatPool2d, Flatten
-from fastai.vision.augment import RandTransform, Resize, ResizeMethod
+from fastai.vision.augment import (RandTransform, Resize, ResizeMethod, AffineCoordTfm, RandomCrop, RandomResizedCrop,
+                                   RandomResizedCropGPU)
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.pooling import _AdaptiveAvgPoolNd, _AdaptiveMaxPoolNd, _AvgPoolNd, _MaxPoolNd
 from .callback.bn import BNPolicyCallback
 
 # %% auto #0
-__all__ = ['FeatureCacheCallback']
+__all__ = ['CacheError', 'FeatureCacheCallback']
+
+# %% ../nbs/05_cache.ipynb #22890873
+class CacheError(ValueError):
+    "A setting under which cached features would differ from the body's; the message says what to change"
 
 # %% ../nbs/05_cache.ipynb #bd263756
 _stateless = (nn.Identity, nn.Flatten, Flatten, AdaptiveConcatPool1d, AdaptiveConcatPool2d,
@@ -52,11 +57,15 @@ class _Cut:
         return x
 
 # %% ../nbs/05_cache.ipynb #7f4241d8
+_crops = (Resize, RandomCrop, RandomResizedCrop, RandomResizedCropGPU)   # centred on validation
+
 def _is_random(t, split_idx):
-    "Whether `t` draws at random when applied to the split `split_idx`"
-    if not isinstance(t, RandTransform) or t.split_idx not in (None, split_idx): return False
+    "Whether `t` draws at random when fastai applies it to the split `split_idx`"
+    if not isinstance(t, RandTransform): return False
+    if isinstance(t, AffineCoordTfm): return not split_idx and bool(t.aff_fs or t.coord_fs)   # it sets its own split_idx at each call: random in training, the identity on validation
+    if t.split_idx not in (None, split_idx): return False
+    if split_idx and isinstance(t, _crops): return False
     if t.p < 1: return True
-    if split_idx: return False
     if isinstance(t, Resize): return t.method != ResizeMethod.Squish
     return type(t).before_call is not RandTransform.before_call
 
@@ -147,7 +156,7 @@ class FeatureCacheCallback(Callback):
                  verbose:bool=True      # print the cache's size before building it
                 ):
         if not (aug is None or aug == 'off' or (isinstance(aug, int) and not isinstance(aug, bool) and aug >= 1)):
-            raise ValueError(f"aug must be None, 'off' or a number of augmented passes >= 1, got {aug!r}.")
+            raise CacheError(f"aug must be None, 'off' or a number of augmented passes >= 1, got {aug!r}.")
         store_attr(); self._init_state(); self.stage_bn = None
 
     def _init_state(self):
@@ -200,28 +209,28 @@ def _cut(self:FeatureCacheCallback, opt):
     "Where the model divides into the cached prefix and the head"
     model = self.learn.model
     if not isinstance(model, nn.Sequential):
-        raise ValueError(f"The feature cache needs an nn.Sequential model like nn.Sequential(body, head), got {type(model).__name__}: wrap the model, or train without the cache.")
+        raise CacheError(f"The feature cache needs an nn.Sequential model like nn.Sequential(body, head), got {type(model).__name__}: wrap the model, or train without the cache.")
     cut = _Cut(model, {id(p) for pl in opt.param_lists[opt.frozen_idx:] for p in pl})
     if not cut.modules:
-        raise ValueError("The first module of the model trains, so there is no frozen body to cache: put the trainable group last, as in nn.Sequential(body, head).")
+        raise CacheError("The first module of the model trains, so there is no frozen body to cache: put the trainable group last, as in nn.Sequential(body, head).")
     return cut
 
 @patch
 def _check(self:FeatureCacheCallback):
     "Refuse, with the fix, every setting under which cached features would differ from the body's"
     learn = self.learn
-    if getattr(learn.dls, 'n_inp', 1) != 1: raise ValueError(f"The feature cache handles models with one input, these DataLoaders have {learn.dls.n_inp}: train without the cache.")
+    if getattr(learn.dls, 'n_inp', 1) != 1: raise CacheError(f"The feature cache handles models with one input, these DataLoaders have {learn.dls.n_inp}: train without the cache.")
     mix = [type(cb).__name__ for cb in learn.cbs if isinstance(cb, MixHandler)]
-    if mix: raise ValueError(f"{mix[0]} mixes the inputs, which the feature cache replaces by body outputs: add it only to stages that train the body, e.g. for_stages({mix[0]}(), 'unfrozen').")
+    if mix: raise CacheError(f"{mix[0]} mixes the inputs, which the feature cache replaces by body outputs: add it only to stages that train the body, e.g. for_stages({mix[0]}(), 'unfrozen').")
     issue = _body_issue(learn, self.cut.modules, _bn_policy(learn, self.stage_bn))
-    if issue: raise ValueError(f"The frozen body would still change while the head trains ({issue}), so cached features would go stale: fine-tune with bn='freeze' (or add BNPolicyCallback('freeze')).")
+    if issue: raise CacheError(f"The frozen body would still change while the head trains ({issue}), so cached features would go stale: fine-tune with bn='freeze' (or add BNPolicyCallback('freeze')).")
     for dl in (learn.dls.train, learn.dls.valid):
-        if not isinstance(dl, DataLoader): raise ValueError(f"The feature cache needs fastai DataLoaders, got a {type(dl).__name__}: build the DataLoaders with fastai.")
+        if not isinstance(dl, DataLoader): raise CacheError(f"The feature cache needs fastai DataLoaders, got a {type(dl).__name__}: build the DataLoaders with fastai.")
     rv = _random_tfms(learn.dls.valid)
-    if rv: raise ValueError(f"The validation transforms {', '.join(rv)} are random, so validation features cannot be cached: make them deterministic.")
+    if rv: raise CacheError(f"The validation transforms {', '.join(rv)} are random, so validation features cannot be cached: make them deterministic.")
     rt = _random_tfms(learn.dls.train)
     if rt and self.aug is None:
-        raise ValueError(f"The training transforms {', '.join(rt)} are random, so one cached pass would silently freeze a single draw of the augmentation: "
+        raise CacheError(f"The training transforms {', '.join(rt)} are random, so one cached pass would silently freeze a single draw of the augmentation: "
                          "pass aug='off' to cache the training items with the validation transforms, aug=n to cache n augmented passes used in turn, "
                          "or make them deterministic (e.g. Resize(size, method='squish')).")
 
@@ -260,7 +269,7 @@ def _plan(self:FeatureCacheCallback):
     what = f"{dls.train.n} training" + (f" x {passes} augmented passes" if passes > 1 else '') + f" + {dls.valid.n} validation items"
     if self.verbose: print(f"Feature cache: {what} x {tuple(self.shape)} {str(self.dtype)[6:]} = {nbytes/2**30:.3f} GiB on {self.store.type} (output of modules {', '.join(self.cut.names)})")
     if nbytes > self.max_cache_gb*2**30:
-        raise ValueError(f"The feature cache would take {nbytes/2**30:.1f} GiB, more than max_cache_gb={self.max_cache_gb}: raise max_cache_gb, use smaller images, or train without the cache.")
+        raise CacheError(f"The feature cache would take {nbytes/2**30:.1f} GiB, more than max_cache_gb={self.max_cache_gb}: raise max_cache_gb, use smaller images, or train without the cache.")
 
 # %% ../nbs/05_cache.ipynb #f50ca33f
 @patch
@@ -271,7 +280,7 @@ def _encode(self:FeatureCacheCallback, dl, out):
         f = self.cut.prefix(to_device(b[0], dev))
         out[i:i+len(f)] = f.to(out.device)
         i += len(f); ys.append(b[1:])
-    if i != len(out): raise ValueError(f"The DataLoader gave {i} items for the {len(out)} in its dataset, so the cache cannot keep their order: train without the cache.")
+    if i != len(out): raise CacheError(f"The DataLoader gave {i} items for the {len(out)} in its dataset, so the cache cannot keep their order: train without the cache.")
     return tuple(torch.cat(o).to(out.device) for o in zip(*ys))
 
 @patch

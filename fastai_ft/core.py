@@ -86,6 +86,7 @@ class Stage:
                  bn='train',        # BatchNorm policy during this stage
                  min_epochs=1,      # with 'auto': fewest epochs before a plateau may end the stage
                  max_epochs=None,   # with 'auto': most epochs the stage may run
+                 wd=None,           # weight decay of this stage's fit (None: the learner's `wd`, or the run's)
                 ):
         store_attr()
         self.epochs = _check_epochs(epochs, f"Stage {name!r} epochs")
@@ -138,7 +139,9 @@ class StagePlan(L):
                      pct_start=s.pct_start, div=s.div,
                      lrs=' '.join(f'{o:.2e}' for o in s.lrs[-s.n_train:]))
                 for i,s in enumerate(self)]
-        return pd.DataFrame(rows).set_index('stage')
+        df = pd.DataFrame(rows).set_index('stage')
+        if any(s.wd is not None for s in self): df['wd'] = [s.wd for s in self]
+        return df
 
     def __repr__(self):
         return f"StagePlan: {len(self)} stages over {self.n_groups} parameter groups (group 0 = input side; LRs listed for trainable groups, input side first)\n{self.table().to_string()}"

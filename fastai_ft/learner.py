@@ -4,6 +4,7 @@
 
 # %% ../nbs/03_learner.ipynb #4394b173
 from __future__ import annotations
+import inspect, functools
 from fastai.basics import *
 from fastai.callback.all import *
 from .core import *
@@ -15,8 +16,8 @@ from .report import *
 from torch.utils.data import TensorDataset
 
 # %% auto #0
-__all__ = ['synth_staged_learner', 'StageInfo', 'for_stages', 'StageRecorder', 'rng_state', 'set_rng_state', 'RunStateCallback',
-           'HyperLog']
+__all__ = ['recipes', 'synth_staged_learner', 'StageInfo', 'for_stages', 'StageRecorder', 'with_recipes', 'rng_state',
+           'set_rng_state', 'RunStateCallback', 'HyperLog']
 
 # %% ../nbs/03_learner.ipynb #0ad8bb82
 def _block(ni, nf, bn): return nn.Sequential(nn.Linear(ni, nf), *([nn.BatchNorm1d(nf)] if bn else []), nn.ReLU())
@@ -92,20 +93,39 @@ class StageRecorder(Callback):
     def get_state(self): return dict(rows=self.rows, lrs=self.lrs, moms=self.moms, starts=self.starts)
     def set_state(self, d): store_attr(**d)
 
+# %% ../nbs/03_learner.ipynb #e6e726d6
+recipes = {}   # name -> `f(learn, plan_only, **explicit)`; `fastai_ft.recipe` adds 'auto'
+
+def with_recipes(f):
+    "Send a call of `f` with `recipe=name` to `recipes[name]`, with the arguments the caller passed explicitly"
+    sig = inspect.signature(f)
+    @functools.wraps(f)
+    def _inner(self, *args, recipe=None, **kwargs):
+        if recipe is None: return f(self, *args, **kwargs)
+        if recipe not in recipes:
+            raise PlanError(f"Unknown recipe {recipe!r}: use one of {', '.join(recipes) or 'none yet'} (they are registered by importing fastai_ft.recipe or fastai_ft.all).")
+        given = sig.bind_partial(self, *args, **kwargs).arguments
+        given.pop('self'); given.update(given.pop('kwargs', {}))
+        return recipes[recipe](self, f.__name__ == 'stage_plan', **given)
+    return _inner
+
 # %% ../nbs/03_learner.ipynb #2d78bc5c
 @patch
+@with_recipes
 def stage_plan(self:Learner,
-               epochs:int,       # epochs of the last (fully unfrozen) stage
+               epochs:int=None,  # epochs of the last (fully unfrozen) stage (optional with a `recipe`)
                base_lr=2e-3,     # head LR of the frozen stage; later stages use `base_lr/2`
                freeze_epochs=1,  # epochs of each stage before the last
                lr_mult=100,      # head LR / input-group LR after unfreezing
                pct_start=0.3,    # warm-up fraction of the unfrozen stages
                div=5.0,          # initial LR is `lr/div` in the unfrozen stages
                plan=None,        # a `StagePlan` or a list of `Stage`s, used instead of the arguments above
+               recipe:str=None,  # a name in `recipes` (e.g. 'auto'): the plan that recipe would run; explicit arguments override its choices
                **kwargs          # `unfreeze`, `lr`, `lr_decay`, `bn`, `min_epochs`, `max_epochs`, `total_epochs`: see `plan_stages`
               )->StagePlan:
     "The plan `staged_fine_tune` would run, checked against this learner, without training"
     check_groups(self)
+    if epochs is None and plan is None: raise PlanError("Give the number of epochs (or plan=, or recipe='auto' to let the recipe choose them).")
     sizes = group_sizes(self)
     if plan is None: return plan_stages(len(sizes), epochs, base_lr, freeze_epochs, lr_mult, pct_start, div,
                                         group_sizes=sizes, **kwargs)
@@ -133,7 +153,7 @@ def _run_stage(self:Learner, i, stage, n_epoch, plan, cbs, check_bn=False, state
         _stage_event(self, 'before_stage')
         if state: self._set_run_state(state)
         self.fit_one_cycle(self.stage.epochs-self.stage.offset, stage.lrs, div=stage.div, div_final=stage.div_final,
-                           pct_start=stage.pct_start, **kwargs)
+                           pct_start=stage.pct_start, **{**kwargs, **({} if stage.wd is None else dict(wd=stage.wd))})
         self.stage.time = time.time()-self.stage.start
         if check_bn: self.stage.bn_warning = bn_advice(bn_gap(self))
         _stage_event(self, 'after_stage')
@@ -174,8 +194,9 @@ def _run_plan(self:Learner, plan, stage_cbs, tracker, check_bn, state=None, **kw
 # %% ../nbs/03_learner.ipynb #3f849288
 @patch
 @delegates(Learner.fit_one_cycle, but=['lr_max', 'div', 'div_final', 'pct_start'])
+@with_recipes
 def staged_fine_tune(self:Learner,
-                     epochs,           # epochs of the last (fully unfrozen) stage, or 'auto'
+                     epochs=None,      # epochs of the last (fully unfrozen) stage, or 'auto' (optional with a `recipe`)
                      base_lr=2e-3,     # head LR of the frozen stage; later stages use `base_lr/2`
                      freeze_epochs=1,  # epochs of each stage before the last, or 'auto' (end on a plateau)
                      lr_mult=100,      # head LR / input-group LR after unfreezing
@@ -192,6 +213,7 @@ def staged_fine_tune(self:Learner,
                      plan=None,        # a `StagePlan` or list of `Stage`s to run instead
                      cbs=None,         # callbacks for the whole run (or marked with `for_stages`)
                      resume=None,      # a file: the run's state is written there every epoch, and a run finding it there resumes from it
+                     recipe:str=None,  # a name in `recipes` (e.g. 'auto', see `fastai_ft.recipe`): it chooses the arguments; explicit ones override its choices
                      **kwargs          # passed to every `fit_one_cycle`
                     )->StageReport:
     "Fine-tune as a plan of one-cycle stages; the defaults are exactly `fine_tune`"

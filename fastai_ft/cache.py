@@ -18,7 +18,7 @@ from torch.nn.modules.pooling import _AdaptiveAvgPoolNd, _AdaptiveMaxPoolNd, _Av
 from .callback.bn import BNPolicyCallback
 
 # %% auto #0
-__all__ = ['CacheError', 'FeatureCacheCallback']
+__all__ = ['CacheError', 'FeatureCacheCallback', 'cache_issue']
 
 # %% ../nbs/05_cache.ipynb #22890873
 class CacheError(ValueError):
@@ -205,12 +205,12 @@ class FeatureCacheCallback(Callback):
 
 # %% ../nbs/05_cache.ipynb #bf9f7be3
 @patch
-def _cut(self:FeatureCacheCallback, opt):
-    "Where the model divides into the cached prefix and the head"
+def _cut(self:FeatureCacheCallback, opt, frozen_idx=None):
+    "Where the model divides into the cached prefix and the head (the groups from `frozen_idx` on, default the optimizer's)"
     model = self.learn.model
     if not isinstance(model, nn.Sequential):
         raise CacheError(f"The feature cache needs an nn.Sequential model like nn.Sequential(body, head), got {type(model).__name__}: wrap the model, or train without the cache.")
-    cut = _Cut(model, {id(p) for pl in opt.param_lists[opt.frozen_idx:] for p in pl})
+    cut = _Cut(model, {id(p) for pl in opt.param_lists[ifnone(frozen_idx, opt.frozen_idx):] for p in pl})
     if not cut.modules:
         raise CacheError("The first module of the model trains, so there is no frozen body to cache: put the trainable group last, as in nn.Sequential(body, head).")
     return cut
@@ -261,6 +261,7 @@ def _plan(self:FeatureCacheCallback):
     with _kept_random(), _eval_mode(model), torch.no_grad():
         self.src = self._sources()
         f = self.cut.prefix(to_device(self.src[0].one_batch()[0][:2], dev))
+    if not isinstance(f, Tensor): raise CacheError(f"The cached part of the model returns a {type(f).__name__}, not one tensor per item (a text encoder returns outputs and a mask), so it cannot be cached: train without the cache.")
     passes = 1 if self.aug in (None, 'off') or not _random_tfms(dls.train) else self.aug
     n = passes*dls.train.n + dls.valid.n
     nbytes = n*f[0].numel()*f.element_size()
@@ -304,3 +305,18 @@ def cache_features(self:Learner,
     "Add a `FeatureCacheCallback` (replacing any other) so frozen fits train the head on cached body outputs"
     self.remove_cbs(self.cbs.filter(risinstance(FeatureCacheCallback)))
     return self.add_cb(FeatureCacheCallback(max_cache_gb, aug, verbose))
+
+# %% ../nbs/05_cache.ipynb #5ca4b79c
+def cache_issue(learn:Learner, # the learner whose head-only stage would be cached
+                aug=None,      # `FeatureCacheCallback`'s `aug`
+                bn='freeze',   # BatchNorm policy that stage would run with
+               )->str|None:
+    "Why a head-only stage of `learn` could not train on cached features, in one sentence; `None` if it can"
+    if learn.opt is None: learn.create_opt()
+    cb = FeatureCacheCallback(aug=aug, verbose=False)
+    cb.learn,cb.stage_bn = learn,bn
+    try:
+        cb.cut = cb._cut(learn.opt, len(learn.opt.param_lists)-1)
+        cb._check(); cb._plan()
+    except CacheError as e: return str(e)
+    finally: cb.learn,cb.src = None,None

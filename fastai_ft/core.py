@@ -122,9 +122,9 @@ def _stage_list(unfreeze, n_groups):
 # %% ../nbs/00_core.ipynb #5694ee72
 class StagePlan(L):
     "The stages of a staged fine-tune, resolved for a model with `n_groups` parameter groups"
-    def __init__(self, stages, n_groups, group_sizes=None, total_epochs=None):
+    def __init__(self, stages, n_groups, group_sizes=None, total_epochs=None, notes=None):
         super().__init__(stages)
-        self.n_groups,self.group_sizes,self.total_epochs = n_groups,group_sizes,total_epochs
+        self.n_groups,self.group_sizes,self.total_epochs,self.notes = n_groups,group_sizes,total_epochs,list(ifnone(notes, []))
 
     def _new(self, items, *args, **kwargs): return L(items, *args, **kwargs)
 
@@ -144,7 +144,8 @@ class StagePlan(L):
         return df
 
     def __repr__(self):
-        return f"StagePlan: {len(self)} stages over {self.n_groups} parameter groups (group 0 = input side; LRs listed for trainable groups, input side first)\n{self.table().to_string()}"
+        notes = ''.join(f"\n{o}" for o in self.notes)
+        return f"StagePlan: {len(self)} stages over {self.n_groups} parameter groups (group 0 = input side; LRs listed for trainable groups, input side first)\n{self.table().to_string()}{notes}"
     _repr_html_ = None
 
 # %% ../nbs/00_core.ipynb #5f9c2375

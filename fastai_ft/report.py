@@ -29,11 +29,13 @@ class StageReport:
                  history:pd.DataFrame, # the run's history, a row per epoch
                  monitor='valid_loss', # the value stages were judged on
                  best_at=None,         # where the run's best weights come from (dict with stage, epoch, value), if tracked
+                 decisions=None,       # what a recipe chose and why, one sentence each
+                 final=None,           # `metric` of the weights held at the end when they are no epoch of `history` (a recipe's mix)
                 ):
         store_attr()
+        self.decisions = list(ifnone(decisions, []))
         self.comp = infer_comp(monitor)
         self.metric = _metric_col(history, monitor) if len(history) else monitor
-        self.warnings = self._warnings()
 
     def _best(self, rows, col):
         if not len(rows) or col not in rows: return np.nan, -1
@@ -62,11 +64,14 @@ class StageReport:
     @property
     def ceiling(self):
         "`metric` of the weights the learner holds at the end"
+        if self.final is not None: return self.final
         if not len(self.history) or self.metric not in self.history: return None
         i = self.best_at['epoch'] if self.best_at else len(self.history)-1
         return self.history[self.metric].iloc[i]
 
-    def _warnings(self):
+    @property
+    def warnings(self):
+        "What went wrong, in words"
         res = [f"Stage {s.index} ({s.name}): {s.bn_warning}" for s in self.stages if getattr(s, 'bn_warning', None)]
         f,c = self.floor,self.ceiling
         if f is not None and c is not None and len(self.stages) > 1 and infer_comp(self.metric)(f, c) and not np.isclose(f, c):
@@ -79,8 +84,9 @@ class StageReport:
         lines = [self.table().to_string()]
         if self.floor is not None: lines.append(f"floor   (frozen head only)  {self.metric} = {self.floor:.4f}")
         if self.ceiling is not None: lines.append(f"ceiling (final weights)     {self.metric} = {self.ceiling:.4f}")
-        if self.best_at: lines.append(f"best weights loaded from stage {self.best_at['stage']} ({self.best_at['stage_name']}), "
+        if self.best_at: lines.append(f"{'best weights loaded from' if self.final is None else 'best epoch of the run:'} stage {self.best_at['stage']} ({self.best_at['stage_name']}), "
                                       f"epoch {self.best_at['epoch']}: {self.monitor} = {self.best_at['value']:.4f}")
+        lines += [f"recipe: {d}" for d in self.decisions]
         lines += [f"WARNING: {w}" for w in self.warnings]
         return '\n'.join(lines)
     __repr__ = __str__

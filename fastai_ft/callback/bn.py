@@ -53,12 +53,6 @@ def _bn_restore(saved):
     for o in saved:
         for v,c in o: v.copy_(c)
 
-@contextmanager
-def _bn_buffers_kept(bns):
-    "Restore the buffers of `bns` on exit"
-    saved = _bn_snapshot(bns)
-    try: yield
-    finally: _bn_restore(saved)
 
 def _has_stats(m): return m.track_running_stats and m.running_mean is not None
 
@@ -157,6 +151,15 @@ def _mean_loss(learn, batches, train_bns):
     return tot/n
 
 # %% ../../nbs/02_callback.bn.ipynb #b5184b2f
+@contextmanager
+def _stats_untouched(bns):
+    "In train mode, `bns` normalise with batch statistics and neither read nor write their running statistics"
+    saved = [m.track_running_stats for m in bns]
+    for m in bns: m.track_running_stats = False
+    try: yield
+    finally:
+        for m,t in zip(bns, saved): m.track_running_stats = t
+
 def bn_gap(learn:Learner, # The learner to check
            n_batches:int=4, # Training batches to compare on
            dl:DataLoader|None=None, # Data to use; defaults to `train_items_dl(learn.dls)`
@@ -165,7 +168,7 @@ def bn_gap(learn:Learner, # The learner to check
     bns = [m for m in bn_modules(learn, frozen_only=False) if _has_stats(m)]
     batches = [b for b in itertools.islice(ifnone(dl, train_items_dl(learn.dls)), n_batches) if find_bs(b) > 1]
     ev = _mean_loss(learn, batches, [])
-    with _bn_buffers_kept(bns): tr = _mean_loss(learn, batches, bns)
+    with _stats_untouched(bns): tr = _mean_loss(learn, batches, bns)
     return BNGap(ev, tr, ev/max(tr, 1e-8))
 
 # %% ../../nbs/02_callback.bn.ipynb #06df2ba3

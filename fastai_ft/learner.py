@@ -227,9 +227,9 @@ def staged_fine_tune(self:Learner,
 # %% ../nbs/03_learner.ipynb #342ace36
 @patch
 def plot_stages(self:Learner, metric=None, figsize=(9, 6)):
-    "Loss and metric of the last staged run with stage boundaries, and the per-group LRs beneath"
-    rec = self.stage_recorder
-    return plot_stages(self.stage_history, rec.lrs, rec.starts, metric=metric, figsize=figsize)
+    "Loss and metric of the last staged run (stages, best epoch and roll-backs marked), and each group's LR while it trained"
+    rec,r = self.stage_recorder,self.stage_report
+    return plot_stages(self.stage_history, rec.lrs, rec.starts, metric=metric, figsize=figsize, stages=r.stages, monitor=r.monitor, best_at=r.best_at)
 
 # %% ../nbs/03_learner.ipynb #3658de49
 def rng_state(dls=None):

@@ -191,7 +191,7 @@ def staged_fine_tune(self:Learner,
                      tracker=None,     # `RunTracker` (or True for the default one): best weights, early stop, roll-back across stages
                      check_bn=False,   # after each stage, compare inference-mode and batch-statistics loss and warn
                      plan=None,        # a `StagePlan` or list of `Stage`s to run instead
-                     cbs=None,         # callbacks for the whole run (or marked with `for_stages`)
+                     cbs=None,         # callbacks for the whole run (fastai's loggers, trackers and progress bar act run-wide), or marked with `for_stages`/`per_stage`
                      resume=None,      # a file: the run's state is written there every epoch, and a run finding it there resumes from it
                      **kwargs          # passed to every `fit_one_cycle`
                     )->StageReport:

@@ -156,11 +156,13 @@ def test_resume_keeps_one_csv_and_the_best(tmp_path):
     vals, snap = [.9, .5, .7, .6, .8, .65, .7], Snap()
     def run(vals, extra):
         learn = synth_staged_learner(3, path=tmp_path)
-        quiet(learn, cbs=[CSVLogger('r.csv'), SaveModelCallback(fname='r'), Valid(vals), *extra], resume=tmp_path/'state.pth', **GRADUAL)
-        return learn
+        with console() as out:   # with fastai's progress bar, which must start at the resumed epoch
+            learn.staged_fine_tune(cbs=[CSVLogger('r.csv'), SaveModelCallback(fname='r'), Valid(vals), *extra], resume=tmp_path/'state.pth', **GRADUAL)
+        return learn, out.getvalue()
     with pytest.raises(KeyboardInterrupt): run(vals, [Stop(), snap])
     assert len(pd.read_csv(tmp_path/'r.csv')) == 3
-    learn = run(vals[3:], [])
+    learn, out = run(vals[3:], [])
+    assert [l.split()[:2] for l in out.replace('\r', '\n').splitlines() if l[:1].isdigit()][0] == ['3', 'last2']
     log = pd.read_csv(tmp_path/'r.csv')
     assert log.epoch.tolist() == list(range(7))
     assert log.stage.tolist() == ['frozen']*2 + ['last2']*2 + ['unfrozen']*3

@@ -115,7 +115,9 @@ class _RunProgress(RunWide):
         self.epoch0 = _epochs_done(self.learn)
         if not self.create_mbar: return
         total = _planned(self.learn, self.plan)
-        if self.mbar is None: self.mbar = fp.master_bar(list(range(total)))
+        if self.mbar is None:
+            self.mbar = fp.master_bar(list(range(total)))
+            self.mbar.update(0)   # starts its clock: a resumed run's first epoch is not 0
         self.mbar.main_bar.total = total
         if self.learn.logger == noop: self.old_logger = noop; return
         self.old_logger,self.learn.logger = self.logger,self._write_stats

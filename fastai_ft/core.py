@@ -168,6 +168,8 @@ def plan_stages(n_groups:int,       # parameter groups of the optimizer
     "A plan of stages that, with the defaults, is exactly fastai's `fine_tune`"
     if n_groups < 2: raise PlanError(f"The model has {n_groups} parameter group, so nothing can be frozen: give the Learner a splitter (fastai_ft.split.auto_split).")
     ns = _stage_list(unfreeze, n_groups)
+    if unfreeze == 'gradual' and n_groups == 2:
+        warn("unfreeze='gradual' on 2 parameter groups (body and head) is the same as 'all': give the Learner splitter=auto_split (fastai_ft.split) for one group per stage of the body.")
     bns = listify(bn) if is_listy(bn) else [bn]*len(ns)
     if len(bns) != len(ns): raise PlanError(f"Got {len(bns)} BatchNorm policies for {len(ns)} stages: pass one, or one per stage.")
     _check_epochs(epochs, 'epochs')

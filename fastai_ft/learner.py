@@ -12,6 +12,7 @@ from .split import check_groups, group_sizes
 from .callback.adaptive import *
 from .callback.tracker import *
 from .callback.bn import BNPolicyCallback, bn_gap, bn_advice
+from .callback.fastai import run_wide_cbs, bn_freeze_plan
 from .report import *
 from torch.utils.data import TensorDataset
 
@@ -67,12 +68,12 @@ def _applies(cb, stage): return stage.name in cb.only_stages or stage.index in c
 class StageRecorder(Callback):
     "Keep one history across all stages of a run: a row per epoch and per-group hyper-parameters per batch"
     order,run_valid = Recorder.order+1,False
-    def __init__(self): self.rows,self.lrs,self.moms,self.starts = [],[],[],[]
+    def __init__(self): self.rows,self.lrs,self.mom_log,self.starts = [],[],[],[]   # not `moms`: that would shadow `learn.moms`
     def before_stage(self): self.starts.append(len(self.lrs))
     def after_batch(self):
         if not self.training: return
         self.lrs.append([h['lr'] for h in self.opt.hypers])
-        self.moms.append([h.get('mom', h.get('betas', (np.nan,))[0]) for h in self.opt.hypers])
+        self.mom_log.append([h.get('mom', h.get('betas', (np.nan,))[0]) for h in self.opt.hypers])
 
     def after_epoch(self):
         fr = self.learn.final_record
@@ -90,7 +91,7 @@ class StageRecorder(Callback):
         "One row per epoch of the run, tagged with its stage"
         return pd.DataFrame(self.rows)
 
-    def get_state(self): return dict(rows=self.rows, lrs=self.lrs, moms=self.moms, starts=self.starts)
+    def get_state(self): return dict(rows=self.rows, lrs=self.lrs, mom_log=self.mom_log, starts=self.starts)
     def set_state(self, d): store_attr(**d)
 
 # %% ../nbs/03_learner.ipynb #e6e726d6
@@ -211,7 +212,7 @@ def staged_fine_tune(self:Learner,
                      tracker=None,     # `RunTracker` (or True for the default one): best weights, early stop, roll-back across stages
                      check_bn=False,   # after each stage, compare inference-mode and batch-statistics loss and warn
                      plan=None,        # a `StagePlan` or list of `Stage`s to run instead
-                     cbs=None,         # callbacks for the whole run (or marked with `for_stages`)
+                     cbs=None,         # callbacks for the whole run (fastai's loggers, trackers and progress bar act run-wide), or marked with `for_stages`/`per_stage`
                      resume=None,      # a file: the run's state is written there every epoch, and a run finding it there resumes from it
                      recipe:str=None,  # a name in `recipes` (e.g. 'auto', see `fastai_ft.recipe`): it chooses the arguments; explicit ones override its choices
                      **kwargs          # passed to every `fit_one_cycle`
@@ -225,13 +226,14 @@ def staged_fine_tune(self:Learner,
     auto = any(s.epochs == 'auto' for s in plan)
     for m in [plateau.monitor]*auto + ([tracker.monitor] if tracker else []): _check_monitor(self, m)
     cbs = L(cbs).map(lambda o: o() if isinstance(o, type) else o)
+    plan = bn_freeze_plan(plan, [*self.cbs, *cbs])   # fastai's BnFreeze as bn='freeze_stats'
     stage_cbs = cbs.filter(lambda o: hasattr(o, 'only_stages'))
     rec = StageRecorder()
     run_cbs = [rec, *cbs.filter(lambda o: not hasattr(o, 'only_stages'))] + [AdaptiveStageCallback(plateau)]*auto + [tracker]*bool(tracker)
     rs = RunStateCallback(resume) if resume else None
     state = rs.load() if rs else None
     infos = []
-    with self.added_cbs(run_cbs + [rs]*bool(rs)):
+    with self.added_cbs(run_cbs + [rs]*bool(rs)), run_wide_cbs(self, plan):   # fastai's per-fit callbacks made run-wide
         _stage_event(self, 'before_run')   # may refuse (e.g. an unwritable ckpt_dir) before anything trains
         try:
             infos = self._run_plan(plan, stage_cbs, tracker, check_bn, state, **kwargs)
@@ -247,9 +249,9 @@ def staged_fine_tune(self:Learner,
 # %% ../nbs/03_learner.ipynb #342ace36
 @patch
 def plot_stages(self:Learner, metric=None, figsize=(9, 6)):
-    "Loss and metric of the last staged run with stage boundaries, and the per-group LRs beneath"
-    rec = self.stage_recorder
-    return plot_stages(self.stage_history, rec.lrs, rec.starts, metric=metric, figsize=figsize)
+    "Loss and metric of the last staged run (stages, best epoch and roll-backs marked), and each group's LR while it trained"
+    rec,r = self.stage_recorder,self.stage_report
+    return plot_stages(self.stage_history, rec.lrs, rec.starts, metric=metric, figsize=figsize, stages=r.stages, monitor=r.monitor, best_at=r.best_at)
 
 # %% ../nbs/03_learner.ipynb #3658de49
 def rng_state(dls=None):

@@ -5,6 +5,7 @@
 # %% ../nbs/04_report.ipynb #4a6776eb
 from __future__ import annotations
 from fastai.basics import *
+from matplotlib.ticker import MaxNLocator
 from .callback.adaptive import infer_comp
 
 # %% auto #0
@@ -94,33 +95,85 @@ class StageReport:
     def __getitem__(self, i): return self.stages[i]
     def __len__(self): return len(self.stages)
 
+# %% ../nbs/04_report.ipynb #0c51c158
+def _segments(history, stages=None):
+    "`(first epoch, epochs, name, n_train, rollback)` of each stage as it ran, in order (a retried stage appears twice)"
+    if stages:
+        e0 = np.cumsum([0] + [s.epochs_run for s in stages])
+        return [(int(a), s.epochs_run, s.name, s.n_train, getattr(s, 'rollback', None)) for a,s in zip(e0, stages)]
+    runs = (history.stage != history.stage.shift()).cumsum()
+    return [(int(g.epoch.iloc[0]), len(g), g.stage_name.iloc[0], None, None) for _,g in history.groupby(runs)]
+
+def _lr_x(segs, starts, n):
+    "Epoch coordinate of each of `n` batches: a stage's batches spread over its epochs, epoch `e` spanning `e-0.5` to `e+0.5`"
+    ends = [*starts[1:], n]
+    per = next(((b-a)/s[1] for s,a,b in zip(segs, starts, ends) if s[1]), 1)
+    x = np.zeros(n)
+    for s,a,b in zip(segs, starts, ends): x[a:b] = s[0] - 0.5 + np.arange(b-a)/per
+    return x
+
+def _best_epoch(h, monitor):
+    "Epoch of the best `monitor` value in history `h` (indexed by epoch)"
+    return int(h[monitor].idxmin() if infer_comp(monitor) == np.less else h[monitor].idxmax())
+
 # %% ../nbs/04_report.ipynb #d3c735d3
 def plot_stages(history:pd.DataFrame, # a run's history (`learn.stage_history`)
                 lrs=None,             # per-batch LRs, one row per batch and a column per group (`learn.stage_recorder.lrs`)
                 starts=None,          # batch index at which each stage began
                 metric=None,          # metric column to plot (default: the first metric)
-                figsize=(9, 6)):
-    "Loss and metric across the whole run with stage boundaries marked, and the per-group LR schedule beneath"
-    metric = ifnone(metric, _metric_col(history, 'valid_loss'))
-    n = 2 if lrs is not None and len(lrs) else 1
-    fig,axs = plt.subplots(n, 1, figsize=figsize, squeeze=False)
+                figsize=(9, 6),
+                stages=None,          # the stages as they ran (`learn.stage_report.stages`): frozen groups and roll-backs
+                monitor='valid_loss', # the value the run was judged on; its best epoch is marked
+                best_at=None,         # where the weights the run kept come from (a tracker's `best_at`)
+               ):
+    "Loss and metric across the run (stages, best epoch and roll-backs marked) above the LR of each group while it trained"
+    h = history.set_index('epoch', drop=False)
+    metric,segs = ifnone(metric, _metric_col(history, monitor)),_segments(history, stages)
+    with_lr = lrs is not None and len(lrs) > 0 and starts is not None
+    fig,axs = plt.subplots(1+with_lr, 1, figsize=figsize, squeeze=False)
     ax = axs[0, 0]
-    x = history.epoch + 1
-    for c in ('train_loss', 'valid_loss'):
-        if c in history: ax.plot(x, history[c], marker='o', label=c)
-    ax.set_xlabel('epoch'); ax.set_ylabel('loss')
-    bounds = history.groupby('stage').epoch.min().tolist()[1:]
-    for b in bounds: ax.axvline(b + 0.5, color='grey', ls='--', lw=1)
-    for st,g in history.groupby('stage'):
-        ax.text((g.epoch.min()+g.epoch.max())/2 + 1, ax.get_ylim()[1], g.stage_name.iloc[0], ha='center', va='top', fontsize=8)
-    if metric in history and metric != 'valid_loss':
-        ax2 = ax.twinx(); ax2.plot(x, history[metric], color='green', marker='s', label=metric); ax2.set_ylabel(metric)
-        ax2.legend(loc='center right')
-    ax.legend(loc='upper right')
-    if n == 2:
-        ax = axs[1, 0]; lrs = np.array(lrs)
-        for g in range(lrs.shape[1]): ax.plot(lrs[:, g], label=f'group {g}')
-        for b in L(starts)[1:]: ax.axvline(b, color='grey', ls='--', lw=1)
-        ax.set_yscale('log'); ax.set_xlabel('batch'); ax.set_ylabel('lr'); ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
+    lines = [ax.plot(h.epoch, h[c], marker='o', ms=4, label=c)[0] for c in ('train_loss', 'valid_loss') if c in h]
+    ax.set_ylabel('loss')
+    on = ax   # the axes of the monitored curve
+    if metric in h and metric not in ('train_loss', 'valid_loss'):
+        ax2 = ax.twinx()
+        lines += ax2.plot(h.epoch, h[metric], color='green', marker='s', ms=4, label=metric)
+        ax2.set_ylabel(metric)
+        if monitor == metric: on = ax2
+    for k,(e0,n,name,_,rb) in enumerate(segs):
+        if k: ax.axvline(e0-0.5, color='grey', ls='--', lw=1)
+        ax.text(e0+(n-1)/2, 1.02, name, ha='center', va='bottom', fontsize=8, transform=ax.get_xaxis_transform())
+    if monitor in h and len(h):
+        best = best_at['epoch'] if best_at else _best_epoch(h, monitor)
+        lines += on.plot([best], [h[monitor][best]], ls='', marker='*', ms=15, color='gold', mec='black',
+                         label=f"best {monitor}: epoch {best}" + (" (weights kept)" if best_at else ''))
+        for e0,n,name,_,rb in segs:
+            if not rb or not n: continue
+            last = e0+n-1
+            back = _best_epoch(h.loc[:last], monitor)
+            on.annotate('', xy=(back, h[monitor][back]), xytext=(last, h[monitor][last]),
+                        arrowprops=dict(arrowstyle='->', color='red', ls='--', connectionstyle='arc3,rad=0.3'))
+            m = on.plot([last], [h[monitor][last]], ls='', marker='X', ms=9, color='red', label='rolled back to the best so far')[0]
+            if m.get_label() not in [l.get_label() for l in lines]: lines.append(m)
+    fig.legend(handles=lines, loc='upper center', ncol=len(lines), fontsize=8, frameon=False, columnspacing=1.2, handletextpad=0.4)
+    if with_lr: _plot_lrs(axs[1, 0], np.array(lrs, dtype=float), starts, segs, ax)
+    axs[-1, 0].set_xlabel('epoch')
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
+
+def _plot_lrs(ax, lrs, starts, segs, top):
+    "Each group's LR while it trains, on `top`'s epoch axis when the stages' batches are known"
+    n_groups = lrs.shape[1]
+    if len(starts) == len(segs):
+        x = _lr_x(segs, starts, len(lrs))
+        for s,a,b in zip(segs, starts, [*starts[1:], len(lrs)]):
+            if s[3]: lrs[a:b, :n_groups-s[3]] = np.nan   # frozen groups do not train: not drawn
+        ax.sharex(top)
+        for e0,*_ in segs[1:]: ax.axvline(e0-0.5, color='grey', ls='--', lw=1)
+    else: x = np.arange(len(lrs))
+    for g,c in enumerate(plt.cm.viridis(np.linspace(0, 0.85, n_groups))):
+        ax.plot(x, lrs[:, g], color=c, label=f"group {g}" + (" (head)" if g == n_groups-1 else " (input)" if g == 0 else ''))
+    ax.set_yscale('log'); ax.set_ylabel('lr')
+    ax.set_title('LR of each parameter group while it trains (frozen groups not drawn)', fontsize=9)
+    ax.legend(fontsize=7, ncol=n_groups, loc='upper center', bbox_to_anchor=(0.5, -0.22), frameon=False)

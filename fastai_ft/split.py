@@ -157,6 +157,13 @@ def _check_n_train(n_groups, n_train):
         raise GroupError(f"n_train={n_train} groups cannot train since the learner has {n_groups} parameter groups; pass an n_train between 1 and {n_groups}.")
 
 # %% ../nbs/01_split.ipynb #a8ca9ada
+def _one_group_fix(m):
+    "What to do about a model with one parameter group: a body to split, or nothing pretrained to freeze"
+    m = getattr(m, 'module', m)
+    if isinstance(m, nn.Sequential) and len(m) > 1: return "pass splitter=auto_split (or your own splitter) to the Learner."
+    return (f"{type(m).__name__} has no pretrained body to freeze, so train it with learn.fit_one_cycle, "
+            "or give the Learner a splitter that returns its parameter groups to run stages anyway.")
+
 def check_groups(learn:Learner, # Learner to check (its optimizer is created if needed)
                  n_train:int|None=None, # Groups, counted from the head, that a stage trains
                  lrs:list|None=None, # Learning rates that a stage gives, one per group when a list or array
@@ -164,7 +171,7 @@ def check_groups(learn:Learner, # Learner to check (its optimizer is created if 
     "Raise `GroupError` when `learn`'s parameter groups cannot support staged freezing with `n_train` and `lrs`"
     pls = _opt(learn).param_lists
     n = len(pls)
-    if n == 1: raise GroupError("The learner has 1 parameter group, so freeze() would freeze nothing; pass splitter=auto_split (or your own splitter) to the Learner.")
+    if n == 1: raise GroupError(f"The learner has 1 parameter group, so freeze() would freeze nothing; {_one_group_fix(learn.model)}")
     ids = [id(p) for pl in pls for p in pl]
     seen = set(ids)
     lost = [k for k,p in learn.model.named_parameters() if p.requires_grad and id(p) not in seen]

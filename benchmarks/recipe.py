@@ -129,6 +129,8 @@ def summarise(rows, base='fastai fine_tune(3)'):
                         reached=sum(x is not None for x in reach_ratio), per_seed={r['seed']: r['test'] for r in rs}))
     return out
 
+def reached(s): return '' if s['reach_ratio'] is None else f" ({s['reached']}/{s['n']} reached)"
+
 def markdown(summary, args):
     f = lambda v, d=3: '-' if v is None else ('never' if v == float('inf') else f'{v:.{d}f}')
     seeds = sorted({s for o in summary for s in o['per_seed']})
@@ -139,7 +141,7 @@ def markdown(summary, args):
              "|---|---|---|---|---|---|---|---|---|"]
     for s in summary:
         lines.append(f"| {s['config']} | {s['n']} | {f(s['test_mean'],4)} | {f(s['test_sd'],4)} | {f(s['test_min'])} | {f(s['valid_mean'],4)} | "
-                     f"{f(s['wall_median'],1)} | {f(s['wall_ratio'],2)} | {f(s['reach_ratio'],2)}{'' if s['reach_ratio'] is None else f' ({s['reached']}/{s['n']} reached)'} |")
+                     f"{f(s['wall_median'],1)} | {f(s['wall_ratio'],2)} | {f(s['reach_ratio'],2)}{reached(s)} |")
     lines += ["", "Test accuracy per seed:", "", "| config | " + " | ".join(map(str, seeds)) + " |", "|---" * (len(seeds)+1) + "|"]
     for s in summary: lines.append(f"| {s['config']} | " + " | ".join(f(s['per_seed'].get(k), 4) for k in seeds) + " |")
     return '\n'.join(lines) + '\n'

@@ -353,6 +353,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'fastai_ft.learner._check_monitor': ('learner.html#_check_monitor', 'fastai_ft/learner.py'),
                                    'fastai_ft.learner._drop_frozen_grads': ('learner.html#_drop_frozen_grads', 'fastai_ft/learner.py'),
                                    'fastai_ft.learner._retry': ('learner.html#_retry', 'fastai_ft/learner.py'),
+                                   'fastai_ft.learner._same': ('learner.html#_same', 'fastai_ft/learner.py'),
                                    'fastai_ft.learner._stage_event': ('learner.html#_stage_event', 'fastai_ft/learner.py'),
                                    'fastai_ft.learner.for_stages': ('learner.html#for_stages', 'fastai_ft/learner.py'),
                                    'fastai_ft.learner.rng_state': ('learner.html#rng_state', 'fastai_ft/learner.py'),

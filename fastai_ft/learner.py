@@ -111,6 +111,12 @@ def with_recipes(f):
     return _inner
 
 # %% ../nbs/03_learner.ipynb #2d78bc5c
+_planned = dict(base_lr=2e-3, freeze_epochs=1, lr_mult=100, pct_start=0.3, div=5.0, unfreeze='all', lr=None, lr_decay=None, bn='train')   # what plan= replaces
+
+def _same(a, b):
+    try: return a is b or bool(a == b)
+    except (ValueError, RuntimeError): return False   # arrays of several values
+
 @patch
 @with_recipes
 def stage_plan(self:Learner,
@@ -130,6 +136,9 @@ def stage_plan(self:Learner,
     sizes = group_sizes(self)
     if plan is None: return plan_stages(len(sizes), epochs, base_lr, freeze_epochs, lr_mult, pct_start, div,
                                         group_sizes=sizes, **kwargs)
+    given = dict(base_lr=base_lr, freeze_epochs=freeze_epochs, lr_mult=lr_mult, pct_start=pct_start, div=div, **kwargs)
+    lost = [k for k,d in _planned.items() if k in given and not _same(given[k], d)]
+    if lost: raise PlanError(f"plan= fixes every stage, so {', '.join(f'{k}={given[k]!r}' for k in lost)} would be ignored: set it in the plan's Stages, or drop plan=.")
     return check_budget(StagePlan([s.resolve(len(sizes)) for s in plan], len(sizes), sizes, kwargs.get('total_epochs')))
 
 # %% ../nbs/03_learner.ipynb #67754b1e

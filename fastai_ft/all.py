@@ -11,11 +11,14 @@ from .split import *
 from .callback.bn import *
 from .callback.adaptive import *
 from .callback.tracker import *
+from .callback.runstate import *
 from .report import *
 from .learner import *
 from .cache import *
 
 # %% ../nbs/09_all.ipynb #060c5f4d
-import fastai_ft.core, fastai_ft.split, fastai_ft.callback.bn, fastai_ft.callback.adaptive, fastai_ft.callback.tracker, fastai_ft.report, fastai_ft.learner, fastai_ft.cache
+import fastai_ft.core, fastai_ft.split, fastai_ft.callback.bn, fastai_ft.callback.adaptive, fastai_ft.callback.tracker, fastai_ft.callback.runstate
+import fastai_ft.report, fastai_ft.learner, fastai_ft.cache
 __all__ = [n for m in (fastai_ft.core, fastai_ft.split, fastai_ft.callback.bn, fastai_ft.callback.adaptive,
-                       fastai_ft.callback.tracker, fastai_ft.report, fastai_ft.learner, fastai_ft.cache) for n in m.__all__]
+                       fastai_ft.callback.tracker, fastai_ft.callback.runstate, fastai_ft.report, fastai_ft.learner, fastai_ft.cache)
+           for n in m.__all__]

@@ -262,6 +262,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                             'fastai_ft/callback/tracker.py'),
                                             'fastai_ft.callback.tracker.RunTracker.set_state': ( 'callback.tracker.html#runtracker.set_state',
                                                                                                  'fastai_ft/callback/tracker.py'),
+                                            'fastai_ft.callback.tracker.RunTracker.state_saved': ( 'callback.tracker.html#runtracker.state_saved',
+                                                                                                   'fastai_ft/callback/tracker.py'),
                                             'fastai_ft.callback.tracker._finite': ( 'callback.tracker.html#_finite',
                                                                                     'fastai_ft/callback/tracker.py'),
                                             'fastai_ft.callback.tracker._retried': ( 'callback.tracker.html#_retried',

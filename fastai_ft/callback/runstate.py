@@ -292,6 +292,7 @@ class RunStateCallback(Callback):
                   model=unwrap(l.model).state_dict(), opt=l.opt.state_dict() if info is not None else None,
                   cbs={cb.name:cb.get_state() for cb in l.cbs if hasattr(cb, 'get_state')}, rng=rng_state(l.dls))
         save_atomic(to_plain(st), self.path)
+        for cb in l.cbs: getattr(cb, 'state_saved', noop)()   # e.g. the tracker may now delete checkpoints the old state named
 
     def done(self):
         "The run has finished: its state file goes"

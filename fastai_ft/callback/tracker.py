@@ -206,10 +206,14 @@ class RunTracker(TrackerCallback):
 
     _state = 'best,wait,best_at,files,mem,low,best_before,stop_run,run_id,stale'.split(',')
     def get_state(self):
-        "What a resumed run needs to carry on tracking (its checkpoints stay on disk while a saved state names them)"
-        self.pinned = set(self.files.values())
+        "What a resumed run needs to carry on tracking"
+        self.naming = set(self.files.values())
         d = {k:getattr(self, k, None) for k in self._state}
         return d | dict(files={k:str(v) for k,v in self.files.items()}, stale=[str(f) for f in self.stale])
+
+    def state_saved(self):
+        "The state `get_state` returned is on disk: the checkpoints it names stay until a newer state no longer names them"
+        self.pinned = self.naming
 
     def set_state(self, d):
         for k,v in d.items(): setattr(self, k, v)

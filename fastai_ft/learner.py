@@ -153,7 +153,7 @@ def _retry(stage, factor):
 # %% ../nbs/03_learner.ipynb #b66333eb
 @patch
 def _run_plan(self:Learner, plan, stage_cbs, tracker, check_bn, start=None, **kwargs):
-    "Run the stages of `plan` in order from `start` (where a resumed run picks up), handing unused epochs on, retrying or stopping as the tracker decides"
+    "Run the stages of `plan` from `start` (where a resumed run picks up), handing unused epochs on, retrying or stopping as the tracker decides"
     i,stage,self._ft_used,infos = ifnone(start, (0, None, 0, []))
     self._ft_infos = [StageInfo(**o) for o in infos]
     while i < len(plan):

@@ -249,7 +249,7 @@ class RunStateCallback(Callback):
         if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
             self.old_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
         st,self.state = self.state,None
-        if st is None: self._write(dict(i=0, stage=None, used=0, infos=[]))   # a run killed in its first epoch resumes as itself (its checkpoints' names included)
+        if st is None: self._write(dict(i=0, stage=None, used=0, infos=[]))   # so a run killed in its first epoch resumes as itself (checkpoint names included)
         elif st['info'] is None: self._put_back(st)
         self.pending = st if st is not None and st['info'] is not None else None
 
@@ -288,7 +288,8 @@ class RunStateCallback(Callback):
         if rank_distrib() != 0: return
         l = self.learn
         running = None if info is None else {k:v for k,v in vars(info).items() if k not in ('plan', 'start')} | dict(elapsed=time.time()-info.start)
-        st = dict(kind=state_kind, format=state_format, version=__version__, signature=self.signature, next=nxt, info=running, loop=None if info is None else dict(train_iter=l.train_iter, smooth=(l.recorder.smooth_loss.count, l.recorder.smooth_loss.val)),
+        loop = None if info is None else dict(train_iter=l.train_iter, smooth=(l.recorder.smooth_loss.count, l.recorder.smooth_loss.val))
+        st = dict(kind=state_kind, format=state_format, version=__version__, signature=self.signature, next=nxt, info=running, loop=loop,
                   model=unwrap(l.model).state_dict(), opt=l.opt.state_dict() if info is not None else None,
                   cbs={cb.name:cb.get_state() for cb in l.cbs if hasattr(cb, 'get_state')}, rng=rng_state(l.dls))
         save_atomic(to_plain(st), self.path)

@@ -12,12 +12,15 @@ from .callback.bn import *
 from .callback.adaptive import *
 from .callback.tracker import *
 from .callback.fastai import *
+from .callback.runstate import *
 from .report import *
 from .learner import *
 from .cache import *
 from .recipe import *
 
 # %% ../nbs/09_all.ipynb #060c5f4d
-import fastai_ft.core, fastai_ft.split, fastai_ft.callback.bn, fastai_ft.callback.adaptive, fastai_ft.callback.tracker, fastai_ft.callback.fastai, fastai_ft.report, fastai_ft.learner, fastai_ft.cache, fastai_ft.recipe
-__all__ = [n for m in (fastai_ft.core, fastai_ft.split, fastai_ft.callback.bn, fastai_ft.callback.adaptive,
-                       fastai_ft.callback.tracker, fastai_ft.callback.fastai, fastai_ft.report, fastai_ft.learner, fastai_ft.cache, fastai_ft.recipe) for n in m.__all__]
+import fastai_ft.core, fastai_ft.split, fastai_ft.callback.bn, fastai_ft.callback.adaptive, fastai_ft.callback.tracker, fastai_ft.callback.fastai
+import fastai_ft.callback.runstate, fastai_ft.report, fastai_ft.learner, fastai_ft.cache, fastai_ft.recipe
+__all__ = [n for m in (fastai_ft.core, fastai_ft.split, fastai_ft.callback.bn, fastai_ft.callback.adaptive, fastai_ft.callback.tracker,
+                       fastai_ft.callback.fastai, fastai_ft.callback.runstate, fastai_ft.report, fastai_ft.learner, fastai_ft.cache, fastai_ft.recipe)
+           for n in m.__all__]

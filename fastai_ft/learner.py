@@ -13,12 +13,12 @@ from .callback.adaptive import *
 from .callback.tracker import *
 from .callback.bn import BNPolicyCallback, bn_gap, bn_advice
 from .callback.fastai import run_wide_cbs, bn_freeze_plan
+from .callback.runstate import RunStateCallback, run_signature, to_columns, from_columns
 from .report import *
 from torch.utils.data import TensorDataset
 
 # %% auto #0
-__all__ = ['recipes', 'synth_staged_learner', 'StageInfo', 'for_stages', 'StageRecorder', 'with_recipes', 'rng_state',
-           'set_rng_state', 'RunStateCallback', 'HyperLog']
+__all__ = ['recipes', 'synth_staged_learner', 'StageInfo', 'for_stages', 'StageRecorder', 'with_recipes', 'HyperLog']
 
 # %% ../nbs/03_learner.ipynb #0ad8bb82
 def _block(ni, nf, bn): return nn.Sequential(nn.Linear(ni, nf), *([nn.BatchNorm1d(nf)] if bn else []), nn.ReLU())
@@ -91,8 +91,10 @@ class StageRecorder(Callback):
         "One row per epoch of the run, tagged with its stage"
         return pd.DataFrame(self.rows)
 
-    def get_state(self): return dict(rows=self.rows, lrs=self.lrs, mom_log=self.mom_log, starts=self.starts)
-    def set_state(self, d): store_attr(**d)
+    def get_state(self):
+        "The history as columns, the per-batch hyper-parameters as tensors"
+        return dict(history=to_columns(self.rows), lrs=tensor(self.lrs).double(), mom_log=tensor(self.mom_log).double(), starts=self.starts)
+    def set_state(self, d): self.rows,self.lrs,self.mom_log,self.starts = from_columns(d['history']),d['lrs'].tolist(),d['mom_log'].tolist(),d['starts']
 
 # %% ../nbs/03_learner.ipynb #e6e726d6
 recipes = {}   # name -> `f(learn, plan_only, **explicit)`; `fastai_ft.recipe` adds 'auto'
@@ -148,20 +150,17 @@ def _drop_frozen_grads(learn):
         for p in g: p.grad = None
 
 @patch
-def _run_stage(self:Learner, i, stage, n_epoch, plan, cbs, check_bn=False, state=None, **kwargs):
-    "Run one `Stage` for `n_epoch` epochs (from `state` if resuming it): freeze, announce, one-cycle, announce"
+def _run_stage(self:Learner, i, stage, n_epoch, plan, cbs, check_bn=False, **kwargs):
+    "Run one `Stage` for `n_epoch` epochs: freeze, announce, one-cycle (the rest of it, if resumed), announce"
     self.freeze_to(-stage.n_train)
     _drop_frozen_grads(self)
-    info = dict(index=i, name=stage.name, n_train=stage.n_train, n_groups=plan.n_groups, bn=stage.bn, epochs=n_epoch,
-                epochs_run=0, plan=stage, auto=stage.epochs == 'auto', reason='done', rollback=None, offset=0, warp=None,
-                n_params=plan.n_params(stage), start=time.time())
-    if state: info.update(state['info'], plan=stage, start=time.time()-state['info']['elapsed'], offset=state['info']['epochs_run'])
-    self.stage = StageInfo(**info)
-    stage_cbs = [cb for cb in cbs if _applies(cb, self.stage)] + [StageSchedCallback()]*bool(state)
+    self.stage = StageInfo(index=i, name=stage.name, n_train=stage.n_train, n_groups=plan.n_groups, bn=stage.bn, epochs=n_epoch,
+                           epochs_run=0, plan=stage, auto=stage.epochs == 'auto', reason='done', rollback=None, offset=0, warp=None,
+                           n_params=plan.n_params(stage), start=time.time())
+    stage_cbs = [cb for cb in cbs if _applies(cb, self.stage)]
     if stage.bn != 'train': stage_cbs.append(BNPolicyCallback(stage.bn))
     with self.added_cbs(stage_cbs):
-        _stage_event(self, 'before_stage')
-        if state: self._set_run_state(state)
+        _stage_event(self, 'before_stage')   # a resumed stage gets its progress (`offset`, ...) back here, from `RunStateCallback`
         self.fit_one_cycle(self.stage.epochs-self.stage.offset, stage.lrs, div=stage.div, div_final=stage.div_final,
                            pct_start=stage.pct_start, **{**kwargs, **({} if stage.wd is None else dict(wd=stage.wd))})
         self.stage.time = time.time()-self.stage.start
@@ -183,17 +182,13 @@ def _retry(stage, factor):
 
 # %% ../nbs/03_learner.ipynb #b66333eb
 @patch
-def _run_plan(self:Learner, plan, stage_cbs, tracker, check_bn, state=None, **kwargs):
-    "Run the stages of `plan` in order, handing unused epochs on, retrying or stopping as the tracker decides"
-    i,stage,self._ft_used,self._ft_infos = 0,None,0,[]
-    if state: i,stage,self._ft_used,self._ft_infos = state['i'],state['stage'],state['used'],state['infos']
+def _run_plan(self:Learner, plan, stage_cbs, tracker, check_bn, start=None, **kwargs):
+    "Run the stages of `plan` from `start` (where a resumed run picks up), handing unused epochs on, retrying or stopping as the tracker decides"
+    i,stage,self._ft_used,infos = ifnone(start, (0, None, 0, []))
+    self._ft_infos = [StageInfo(**o) for o in infos]
     while i < len(plan):
         stage = ifnone(stage, plan[i])
-        mid = state if state and state.get('info') else None
-        n = mid['info']['epochs'] if mid else stage_epochs(plan, i, self._ft_used)
-        if state and not mid: self._set_run_state(state)
-        state = None
-        info = self._run_stage(i, stage, n, plan, stage_cbs, check_bn, mid, **kwargs)
+        info = self._run_stage(i, stage, stage_epochs(plan, i, self._ft_used), plan, stage_cbs, check_bn, **kwargs)
         self._ft_infos.append(info); self._ft_used += info.epochs_run
         if any(getattr(cb, 'stop_run', False) for cb in self.cbs): break
         if getattr(tracker, 'retry', False): stage = _retry(stage, tracker.retry_lr)
@@ -222,7 +217,7 @@ def staged_fine_tune(self:Learner,
                      check_bn=False,   # after each stage, compare inference-mode and batch-statistics loss and warn
                      plan=None,        # a `StagePlan` or list of `Stage`s to run instead
                      cbs=None,         # callbacks for the whole run (fastai's loggers, trackers and progress bar act run-wide), or marked with `for_stages`/`per_stage`
-                     resume=None,      # a file: the run's state is written there every epoch, and a run finding it there resumes from it
+                     resume=None,      # a file: the run's state is written there every epoch, and the same call finding it there resumes from it
                      recipe:str=None,  # a name in `recipes` (e.g. 'auto', see `fastai_ft.recipe`): it chooses the arguments; explicit ones override its choices
                      **kwargs          # passed to every `fit_one_cycle`
                     )->StageReport:
@@ -239,13 +234,13 @@ def staged_fine_tune(self:Learner,
     stage_cbs = cbs.filter(lambda o: hasattr(o, 'only_stages'))
     rec = StageRecorder()
     run_cbs = [rec, *cbs.filter(lambda o: not hasattr(o, 'only_stages'))] + [AdaptiveStageCallback(plateau)]*auto + [tracker]*bool(tracker)
-    rs = RunStateCallback(resume) if resume else None
-    state = rs.load() if rs else None
+    rs = RunStateCallback(resume, run_signature(self, plan, tracker, plateau if auto else None, **kwargs)) if resume else None
+    start = rs.start(run_cbs) if rs else None   # refuses, before anything trains, a file of another run or one that is damaged
     infos = []
     with self.added_cbs(run_cbs + [rs]*bool(rs)), run_wide_cbs(self, plan):   # fastai's per-fit callbacks made run-wide
         _stage_event(self, 'before_run')   # may refuse (e.g. an unwritable ckpt_dir) before anything trains
         try:
-            infos = self._run_plan(plan, stage_cbs, tracker, check_bn, state, **kwargs)
+            infos = self._run_plan(plan, stage_cbs, tracker, check_bn, start, **kwargs)
             if rs: rs.done()
         finally:
             _stage_event(self, 'after_run')
@@ -261,50 +256,6 @@ def plot_stages(self:Learner, metric=None, figsize=(9, 6)):
     "Loss and metric of the last staged run (stages, best epoch and roll-backs marked), and each group's LR while it trained"
     rec,r = self.stage_recorder,self.stage_report
     return plot_stages(self.stage_history, rec.lrs, rec.starts, metric=metric, figsize=figsize, stages=r.stages, monitor=r.monitor, best_at=r.best_at)
-
-# %% ../nbs/03_learner.ipynb #3658de49
-def rng_state(dls=None):
-    "Every random state a fastai run draws from"
-    return dict(py=random.getstate(), np=np.random.get_state(), torch=torch.get_rng_state(),
-                cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                dls=[getattr(dl, 'dl', dl).rng.getstate() for dl in dls.loaders] if dls is not None else None)
-
-def set_rng_state(d, dls=None):
-    "Restore what `rng_state` saved"
-    random.setstate(d['py']); np.random.set_state(d['np']); torch.set_rng_state(d['torch'])
-    if d['cuda'] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(d['cuda'])
-    if dls is not None and d['dls'] is not None:
-        for dl,s in zip(dls.loaders, d['dls']): getattr(dl, 'dl', dl).rng.setstate(s)
-
-# %% ../nbs/03_learner.ipynb #cd56f697
-class RunStateCallback(Callback):
-    "Write the run's state to `path` after every epoch so that `staged_fine_tune(..., resume=path)` can carry on"
-    order = TrackerCallback.order+5   # after the tracker and the adaptive callback have updated their state
-    def __init__(self, path): self.path = Path(path)
-    def load(self): return torch.load(self.path, weights_only=False) if self.path.exists() else None
-    def after_epoch(self): self.save(self.stage.index, self.stage.plan, self.stage)
-    def done(self):
-        if rank_distrib() == 0: self.path.unlink(missing_ok=True)
-
-    def save(self, i, stage, info=None):
-        "Save the run, about to continue with stage `i` (mid-stage if `info` is the running stage's `StageInfo`)"
-        if rank_distrib() != 0: return
-        l = self.learn
-        if info is not None:
-            info = {k:v for k,v in vars(info).items() if k not in ('plan', 'start')} | dict(elapsed=time.time()-info.start)
-        cbs = {cb.name:cb.get_state() for cb in l.cbs if hasattr(cb, 'get_state')}
-        save_atomic(dict(i=i, stage=stage, info=info, used=l._ft_used, infos=l._ft_infos, model=unwrap(l.model).state_dict(),
-                         opt=l.opt.state_dict() if info is not None else None, cbs=cbs, rng=rng_state(l.dls)), self.path)
-
-# %% ../nbs/03_learner.ipynb #3e26c94c
-@patch
-def _set_run_state(self:Learner, state):
-    "Put a saved run's weights, optimizer, callback memories and random states back"
-    unwrap(self.model).load_state_dict(state['model'])
-    if state['opt'] is not None: self.opt.load_state_dict(state['opt'])
-    for cb in self.cbs:
-        if hasattr(cb, 'set_state') and cb.name in state['cbs']: cb.set_state(state['cbs'][cb.name])
-    set_rng_state(state['rng'], self.dls)
 
 # %% ../nbs/03_learner.ipynb #ed542ef8
 class HyperLog(Callback):

@@ -9,7 +9,7 @@ from matplotlib.ticker import MaxNLocator
 from .callback.adaptive import infer_comp
 
 # %% auto #0
-__all__ = ['StageReport', 'plot_stages']
+__all__ = ['nonfinite_words', 'StageReport', 'plot_stages']
 
 # %% ../nbs/04_report.ipynb #78d680c2
 def _fmt_lrs(lrs, n_train):
@@ -21,6 +21,33 @@ def _metric_col(history, monitor):
     skip = {'stage', 'stage_name', 'epoch', 'stage_epoch', 'train_loss', 'valid_loss', 'time'}
     cols = [c for c in history.columns if c not in skip and not c.startswith('lr_')]
     return cols[0] if cols else monitor
+
+# %% ../nbs/04_report.ipynb #3abe419b
+def nonfinite_words(nf:dict # a stage's `non_finite` record (set by `RunTracker`): cause, batch, epoch, first
+                   )->str:
+    "In words, what made a stage's loss NaN or infinite, and what to do"
+    at = f"at batch {nf['batch']} of the stage's epoch {nf['epoch']}"
+    if nf['cause'] in ('inputs', 'targets'):
+        return (f"the training {nf['cause']} {at} hold NaN or infinite values, so the data, not the learning rate, made the loss "
+                "non-finite: clean the data or drop those items (torch.isfinite tells which).")
+    if nf['cause'] == 'loss':
+        return (f"the loss function returned NaN or infinity from finite predictions and targets {at}, so the loss function, "
+                "not the learning rate, is at fault: make it finite for every prediction (e.g. clamp before a log).")
+    return (f"the model's predictions were NaN or infinite on finite inputs {at}, before the stage took any step, so the learning "
+            "rate is not the cause: check the weights the stage started from and the model's forward pass.")
+
+def _loss_warnings(history):
+    "Non-finite losses seen in the history of a run without a tracker to stop them"
+    res,h = [],history
+    bad = h[~np.isfinite(h.train_loss.astype(float))] if 'train_loss' in h else h[:0]
+    if len(bad):
+        e = bad.iloc[0]
+        res.append(f"The training loss is NaN or infinite in {len(bad)} epoch(s), first at epoch {e.epoch} (stage {e.stage}, {e.stage_name}): "
+                   "the data, the model or the loss function produce non-finite values; pass tracker=True to stop at the first such batch "
+                   "and learn which.")
+    elif len(h) and 'valid_loss' in h and not np.isfinite(h.valid_loss.astype(float)).any():
+        res.append("The validation loss is never finite while the training loss is: the validation data or the loss function produce NaN or infinite values.")
+    return res
 
 # %% ../nbs/04_report.ipynb #9e4c3dc2
 class StageReport:
@@ -39,9 +66,12 @@ class StageReport:
         self.metric = _metric_col(history, monitor) if len(history) else monitor
 
     def _best(self, rows, col):
-        if not len(rows) or col not in rows: return np.nan, -1
-        i = (rows[col].idxmin() if infer_comp(col) == np.less else rows[col].idxmax())
-        return rows[col][i], int(rows.epoch[i])
+        "Best finite value of `col` in `rows`, and its epoch"
+        v = rows[col].astype(float) if len(rows) and col in rows else pd.Series(dtype=float)
+        v = v[np.isfinite(v)]
+        if not len(v): return np.nan, -1
+        i = v.idxmin() if infer_comp(col) == np.less else v.idxmax()
+        return v[i], int(rows.epoch[i])
 
     def table(self)->pd.DataFrame:
         "The report as a `DataFrame`, one row per stage"
@@ -60,7 +90,8 @@ class StageReport:
         "Best `metric` of the frozen (head-only) stage, if the run had one"
         s = self.stages[0] if self.stages else None
         if s is None or s.n_train != 1 or self.metric not in self.history: return None
-        return self._best(self.history[self.history.stage == s.index], self.metric)[0]
+        v = self._best(self.history[self.history.stage == s.index], self.metric)[0]
+        return None if np.isnan(v) else v
 
     @property
     def ceiling(self):
@@ -68,12 +99,15 @@ class StageReport:
         if self.final is not None: return self.final
         if not len(self.history) or self.metric not in self.history: return None
         i = self.best_at['epoch'] if self.best_at else len(self.history)-1
-        return self.history[self.metric].iloc[i]
+        v = self.history[self.metric].iloc[i]
+        return v if np.isfinite(float(v)) else None
 
     @property
     def warnings(self):
         "What went wrong, in words"
-        res = [f"Stage {s.index} ({s.name}): {s.bn_warning}" for s in self.stages if getattr(s, 'bn_warning', None)]
+        res = [f"Stage {s.index} ({s.name}) stopped: {nonfinite_words(s.non_finite)}" for s in self.stages if getattr(s, 'non_finite', None)]
+        if not res: res += _loss_warnings(self.history)
+        res += [f"Stage {s.index} ({s.name}): {s.bn_warning}" for s in self.stages if getattr(s, 'bn_warning', None)]
         f,c = self.floor,self.ceiling
         if f is not None and c is not None and len(self.stages) > 1 and infer_comp(self.metric)(f, c) and not np.isclose(f, c):
             res.append(f"Fine-tuning ended below the frozen-head {self.metric} ({c:.4f} vs {f:.4f}): the LR after unfreezing is "
@@ -83,6 +117,7 @@ class StageReport:
 
     def __str__(self):
         lines = [self.table().to_string()]
+        if not len(self.history): lines.append("no epoch completed, so there is no floor or ceiling to report")
         if self.floor is not None: lines.append(f"floor   (frozen head only)  {self.metric} = {self.floor:.4f}")
         if self.ceiling is not None: lines.append(f"ceiling (final weights)     {self.metric} = {self.ceiling:.4f}")
         if self.best_at: lines.append(f"{'best weights loaded from' if self.final is None else 'best epoch of the run:'} stage {self.best_at['stage']} ({self.best_at['stage_name']}), "

@@ -76,7 +76,7 @@ def test_keyboard_interrupt_keeps_best(tmp_path):
         quiet(learn, epochs=4, base_lr=1e-2, tracker=tr, cbs=Stop())
     files = sorted(tmp_path.glob('ft-*.pth'))
     assert files, "no checkpoint written"
-    best = torch.load(tr.files[tr.best_at['stage']], weights_only=False)      # intact and loadable
+    best = torch.load(tr.files[tr.best_at["stage"]], weights_only=True)       # intact, and loadable without unpickling code
     for k, v in learn.model.state_dict().items(): torch.testing.assert_close(v, best['model'][k])
     assert abs(learn.validate()[0] - tr.best_at['value']) < 1e-4          # the learner holds the best weights so far
     assert not list(tmp_path.glob('.*.tmp'))

@@ -98,7 +98,7 @@ class StageSchedCallback(Callback):
 class AdaptiveStageCallback(Callback):
     "End `epochs='auto'` stages on a plateau of `plateau.monitor`, compressing the one-cycle into `plateau.cooldown` epochs"
     order = TrackerCallback.order+1  # after trackers, so they see the epoch that ends a stage
-    def __init__(self, plateau:Plateau=None): self.plateau = ifnone(plateau, Plateau())
+    def __init__(self, plateau:Plateau=None): self.plateau,self.active,self.end_at = ifnone(plateau, Plateau()),False,None
     def before_stage(self):
         self.active,self.end_at = getattr(self.stage, 'auto', False),None
         self.plateau.reset()

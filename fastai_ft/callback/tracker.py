@@ -10,7 +10,7 @@ from fastai.callback.tracker import TrackerCallback
 from ..core import main_values, unwrap
 
 # %% auto #0
-__all__ = ['save_atomic', 'check_writable', 'rollback_action', 'RunTracker', 'FakeStages']
+__all__ = ['nonfinite_causes', 'save_atomic', 'check_writable', 'rollback_action', 'nonfinite_cause', 'RunTracker', 'FakeStages']
 
 # %% ../../nbs/02_callback.tracker.ipynb #7963762c
 def save_atomic(obj,        # anything `torch.save` takes
@@ -53,6 +53,21 @@ def rollback_action(improved:bool,   # did the stage beat the best of the stages
     if mode == 'retry' and not retried: return 'retry'
     return 'stop' if mode in ('stop', 'retry') else 'restore'
 
+# %% ../../nbs/02_callback.tracker.ipynb #6f06eae2
+def _finite(o):
+    "Are all floating-point tensors in `o` (a tensor, or a tuple or list of them) finite?"
+    ts = o if isinstance(o, (tuple, list)) else [o]
+    return all(bool(torch.isfinite(t).all()) for t in ts if isinstance(t, Tensor) and t.is_floating_point())
+
+nonfinite_causes = ('inputs', 'targets', 'predictions', 'loss')
+
+def nonfinite_cause(learn:Learner # a learner whose current batch gave a NaN or infinite loss
+                   )->str:
+    "Where the batch's non-finite loss comes from: its 'inputs', its 'targets', the model's 'predictions' or the 'loss' function"
+    for cause,o in zip(nonfinite_causes, (learn.xb, learn.yb, learn.pred)):
+        if not _finite(o): return cause
+    return 'loss'
+
 # %% ../../nbs/02_callback.tracker.ipynb #d17c3677
 _rollback_modes = (None, 'restore', 'stop', 'retry')
 def _retried(st): return getattr(getattr(st, 'plan', None), 'retried', False)
@@ -82,22 +97,43 @@ class RunTracker(TrackerCallback):
 
     def before_run(self):
         self.best,self.wait,self.stop_run,self.best_at,self.files,self.mem,self.low = None,0,False,None,{},None,None
+        self.stale,self.pinned = [],set()
         self.on_disk = self.ckpt_dir is not False and rank_distrib() == 0   # only the main process writes files
         if self.on_disk:
             self.ckpt_dir = check_writable(ifnone(self.ckpt_dir, self.learn.path/self.learn.model_dir/'fastai_ft'))
 
-    def before_stage(self): self.best_before,self.retry,self.low = self.best,False,None
+    def before_stage(self): self.best_before,self.retry,self.low,self.finite = self.best,False,None,False
+
+    def before_batch(self):
+        "Until the stage's first finite loss, check each batch's data before the model sees it (BatchNorm statistics included)"
+        if not self.training or self.diverge is None or self.finite: return
+        bad = [c for c,o in zip(nonfinite_causes, (self.xb, self.yb)) if not _finite(o)]
+        if main_values([bool(bad)])[0]: self._non_finite(bad[0] if bad else 'inputs')
+
+    def after_loss(self):
+        "End the stage before its step on a NaN/inf loss"
+        if not self.training or self.diverge is None: return
+        if np.isfinite(main_values([self.loss.detach().mean()])[0]): self.finite = True
+        else: self._non_finite(nonfinite_cause(self.learn))
+
+    def _non_finite(self, cause):
+        "Stop the stage on the main process's `cause`: the LR is to blame only for predictions after a finite step"
+        cause,st = nonfinite_causes[int(main_values([nonfinite_causes.index(cause)])[0])],self.stage
+        if cause == 'predictions' and self.finite: st.reason = 'diverged'
+        else: st.reason,st.non_finite = 'non_finite',dict(cause=cause, batch=self.iter, epoch=self.epoch+getattr(st, 'offset', 0), first=not self.finite)
+        raise CancelFitException()
 
     def after_batch(self):
-        "End the stage on a NaN/inf loss, or a smoothed loss `diverge` times the stage's lowest (after 10 batches)"
+        "End the stage on a smoothed loss `diverge` times the stage's lowest (after 10 batches)"
         if not self.training or self.diverge is None: return
-        loss,smooth = main_values([self.loss.detach(), self.smooth_loss])   # all processes judge the main one's loss
+        smooth = float(main_values([self.smooth_loss])[0])   # all processes judge the main one's loss
         if self.train_iter > 10: self.low = smooth if self.low is None else min(self.low, smooth)
-        if not np.isfinite(loss) or (self.low is not None and smooth > self.diverge*self.low):
+        if self.low is not None and smooth > self.diverge*self.low:
             self.stage.reason = 'diverged'
             raise CancelFitException()
 
     def after_epoch(self):
+        self._drop_stale()
         super().after_epoch()
         if self.new_best: self._save(); self.wait = 0
         else: self.wait += 1
@@ -107,23 +143,33 @@ class RunTracker(TrackerCallback):
 
     def _save(self):
         st = self.stage
-        self.best_at = dict(stage=st.index, stage_name=st.name, epoch=len(self.learn.stage_recorder.rows)-1, value=self.best)
+        self.best_at = dict(stage=st.index, stage_name=st.name, epoch=len(self.learn.stage_recorder.rows)-1, value=float(self.best))
         if not self.on_disk:
             self.mem = {k:v.detach().to('cpu', copy=True) for k,v in unwrap(self.model).state_dict().items()}
-        else:
-            f = self.ckpt_dir/f'ft-{self.run_id}-stage{st.index}.pth'
-            self.files[st.index] = save_atomic(dict(model=unwrap(self.model).state_dict(), **self.best_at), f)
+            return
+        f = self.ckpt_dir/f"ft-{self.run_id}-epoch{self.best_at['epoch']}-stage{st.index}.pth"
+        old,self.files[st.index] = self.files.get(st.index),save_atomic(dict(model=unwrap(self.model).state_dict(), **self.best_at), f)
+        if old is not None and old != f: self.stale.append(old)
+        self._drop_stale()
+
+    def _drop_stale(self):
+        "Delete superseded checkpoints that no saved run state names any more"
+        for f in [f for f in self.stale if f not in self.pinned]: f.unlink(missing_ok=True); self.stale.remove(f)
 
     def load(self):
         "Load the best weights seen so far into the model"
         if self.best_at is None: return
-        if not self.on_disk: sd = self.mem
-        else: sd = torch.load(self.files[self.best_at['stage']], map_location='cpu', weights_only=False)['model']
+        sd = self.mem if self.mem is not None else self._read(self.files[self.best_at['stage']])
         unwrap(self.model).load_state_dict(sd)
+
+    def _read(self, f):
+        try: return torch.load(f, map_location='cpu', weights_only=True)['model']
+        except Exception as e:
+            raise RuntimeError(f"The run's best checkpoint {f} cannot be read ({type(e).__name__}), so its best weights are lost: the learner keeps its current weights.") from None
 
     def after_stage(self):
         st = self.stage
-        if st.reason == 'diverged': return self._diverged(st)
+        if st.reason in ('diverged', 'non_finite'): return self._diverged(st)
         improved = self.best_at is not None and self.best_at['stage'] == st.index and (
             self.best_before is None or self.comp(self.best - self.min_delta, self.best_before))
         ended_best = self.best_at is not None and self.best_at['epoch'] == len(self.learn.stage_recorder.rows)-1
@@ -133,26 +179,55 @@ class RunTracker(TrackerCallback):
         if act == 'retry': self.retry = True
         if act == 'stop': self.stop_run,st.reason = True,'rollback'
 
-    _state = 'best,wait,best_at,files,mem,low,best_before,stop_run'.split(',')
-    def get_state(self):
-        "What a resumed run needs to carry on tracking"
-        return {k:getattr(self, k, None) for k in self._state}
-    def set_state(self, d):
-        for k,v in d.items(): setattr(self, k, v)
-
     def _diverged(self, st):
-        "Restore the best weights (or the stage's starting ones if there is no best yet), then retry once or stop"
+        "Restore the best weights (if there are any yet), then retry once at a lower LR or stop; non-finite data or losses stop at once"
         self.load()
-        retry = self.on_diverge == 'retry' and not _retried(st)
+        retry = st.reason == 'diverged' and self.on_diverge == 'retry' and not _retried(st)
         st.rollback = 'retry' if retry else 'stop'
         self.retry,self.stop_run = retry,not retry
 
     def after_run(self):
+        if self.on_disk: self._clean()   # first, so that a run killed now leaves only the files it keeps
         if self.load_best: self.load()
-        if not self.on_disk: return
+        if self.on_disk and self.keep == 'none' and not self._named(): [f.unlink(missing_ok=True) for f in self.files.values()]
+
+    def _named(self):
+        "Does an interrupted run's state file (`resume=`) still name our checkpoints?"
+        rs = getattr(self.learn, 'run_state', None)
+        return rs is not None and rs.path.exists()
+
+    def _clean(self):
+        "Delete the run's checkpoints that `keep` does not keep (the best stays until loaded), those a killed run left behind included"
         best = self.files.get(self.best_at['stage']) if self.best_at else None
-        for f in set(self.files.values()):
-            if self.keep == 'none' or (self.keep == 'best' and f != best): f.unlink(missing_ok=True)
+        keep = set(self.files.values()) if self.keep == 'all' else {best}
+        if self._named(): keep |= self.pinned
+        for f in [*self.ckpt_dir.glob(f'ft-{self.run_id}-*.pth'), *self.ckpt_dir.glob(f'.ft-{self.run_id}-*.tmp')]:
+            if f not in keep: f.unlink(missing_ok=True)
+
+    _state = 'best,wait,best_at,files,mem,low,best_before,stop_run,run_id,stale'.split(',')
+    def get_state(self):
+        "What a resumed run needs to carry on tracking"
+        self.naming = set(self.files.values())
+        d = {k:getattr(self, k, None) for k in self._state}
+        return d | dict(files={k:str(v) for k,v in self.files.items()}, stale=[str(f) for f in self.stale])
+
+    def state_saved(self):
+        "The state `get_state` returned is on disk: the checkpoints it names stay until a newer state no longer names them"
+        self.pinned = self.naming
+
+    def set_state(self, d):
+        for k,v in d.items(): setattr(self, k, v)
+        self.files,self.stale = {k:Path(v) for k,v in d['files'].items()},[Path(f) for f in d['stale']]
+        self.pinned = set(self.files.values())
+
+    def check_state(self, d):
+        "Why a saved state `d` cannot be resumed (its best checkpoint is gone or is not the one it names), or None"
+        if d['best_at'] is None or d['best_at']['stage'] not in d['files']: return None   # no best yet, or kept in memory
+        f = Path(d['files'][d['best_at']['stage']])
+        try: ck = torch.load(f, map_location='cpu', weights_only=True)
+        except FileNotFoundError: return f"its best checkpoint {f} is missing"
+        except Exception as e: return f"its best checkpoint {f} cannot be read ({type(e).__name__})"
+        if ck.get('epoch') != d['best_at']['epoch']: return f"its best checkpoint {f} holds epoch {ck.get('epoch')}, not epoch {d['best_at']['epoch']}"
 
 # %% ../../nbs/02_callback.tracker.ipynb #89b4d04b
 class FakeStages(Callback):

@@ -132,7 +132,12 @@ def translate(nb):
         if c.cell_type == 'code':
             opts = _cell_opts(c)
             if opts.get('output') == 'asis':
-                cells.append(mk_cell(_md(_asis(c)), 'markdown')); continue
+                md = _md(_asis(c))
+                m = re.match(r'^(<a class="source-link".*?\n\n\{\.showdoc\}\n)#+ (\S+)\n', md)
+                if m and cells and cells[-1].cell_type == 'markdown' and cells[-1].source.strip() == f'## {m[2]}':
+                    cells.pop()  # "## Name" right above show_doc's "### Name": one heading, not two with the same anchor
+                    md = m[1] + f'## {m[2]}\n' + md[m.end():]
+                cells.append(mk_cell(md, 'markdown')); continue
             tags = [t for k,v in opts.items() if (t := _tags.get((k,v)))]
             if tags: c.metadata['tags'] = tags
         cells.append(c)

@@ -153,7 +153,7 @@ def _md_out(c):
     "Markdown outputs of code cell `c`"
     return [o for o in c.get('outputs', []) if 'text/markdown' in o.get('data', {})]
 
-_re_rel = re.compile(r'\]\((?![a-z]+:|#)([^)\s]+?)(?<!\.ipynb)\)')
+_re_rel = re.compile(r'\]\((?![a-z]+:|#|[\w.]+\.ipynb[#)])([^)\s]+)\)')  # relative links, except to pages
 def link(pages:dict, doc_url:str, git_url:str, branch:str):
     "Links to the hosted docs (`doc_url/core.html#stage`) become cross-references inside the site (dead ones plain text); other files of the repository, links to it"
     anchors = {n:_headings(p) for n,p in pages.items()}
@@ -170,6 +170,20 @@ def link(pages:dict, doc_url:str, git_url:str, branch:str):
         for c in p.cells:
             if c.cell_type == 'markdown': c.source = _re_rel.sub(repo, pat.sub(_fix, c.source))
             for o in _md_out(c) if c.cell_type == 'code' else []: o['data']['text/markdown'] = pat.sub(_fix, ''.join(o['data']['text/markdown']))
+
+def as_markdown(nb):
+    "A page as plain markdown, for `NAME.html.md` beside `NAME.html` (nbdev's sites have them; the module docstrings link them)"
+    out = []
+    for c in nb.cells:
+        if c.cell_type == 'markdown': out.append(re.sub(r'\]\(([\w.]+)\.ipynb', r'](\1.html.md', c.source)); continue
+        if c.cell_type != 'code' or 'remove-cell' in c.metadata.get('tags', []): continue
+        if 'remove-input' not in c.metadata.get('tags', []) and c.source.strip(): out.append(f"```python\n{c.source}\n```")
+        for o in c.get('outputs', []):
+            d = o.get('data', {})
+            if 'text/markdown' in d: out.append(''.join(d['text/markdown']))
+            elif txt := ''.join(o.get('text', '') or d.get('text/plain', '')):
+                if 'image/png' not in d: out.append(f"```\n{txt.rstrip()}\n```")
+    return '\n\n'.join(out) + '\n'
 
 def _write(f:Path, txt:str):
     "Write `txt` to `f` only if it changed, so Sphinx rebuilds only what changed"
@@ -212,6 +226,7 @@ def build(out:Path=SITE, force:bool=False, quiet:bool=False):
         if not (out/'searchindex.js').exists(): sys.exit(f'{out} exists and is not a site built here: not overwriting it.')
         shutil.rmtree(out)
     shutil.copytree(html, out, dirs_exist_ok=True)
+    for name,p in pages.items(): (out/f'{name}.html.md').write_text(as_markdown(p))
     print(f'{len(pages)} pages in {out} ({t1-t0:.0f} s to run and process notebooks, {time.time()-t1:.0f} s to render)')
     for n,why in unrun.items(): print(f'{n} was not run: {why}')
     return out

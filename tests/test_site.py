@@ -1,7 +1,7 @@
 """The docs site as a reader sees it: built by `docs/build.py` (from the executed notebooks `test_notebooks.py` keeps, so nothing
 runs twice), opened from `file://` in headless Debian chromium driven by Playwright. `.ci/run` installs both; without them this
 skips. Screenshots of every page go to a temporary folder (or `$FASTAI_FT_SHOTS`), never into the repository."""
-import importlib.util, os, tempfile
+import importlib.util, os, re, tempfile
 from pathlib import Path
 from urllib.parse import urlsplit, unquote
 import pytest
@@ -50,8 +50,26 @@ def _split(url):
 _ids = 'els => els.map(e => e.id || e.getAttribute("name")).filter(x => x)'
 _bad_imgs = 'imgs => imgs.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)'
 
+_source_links = '''as => { const hs = [...document.querySelectorAll("article h2, article h3, article h4")];
+  return as.map(a => [a.href, (hs.find(h => a.compareDocumentPosition(h) & Node.DOCUMENT_POSITION_FOLLOWING) || {textContent: ""}).textContent.replace(/#$/, "")]); }'''
+
+def _repo_link_problems(links, sources):
+    "Links into the repository must name files of this checkout; each `source` link the line where its name is defined"
+    import tomllib
+    repo = tomllib.loads((ROOT/'pyproject.toml').read_text())['project']['urls']['Repository'].rstrip('/') + '/blob/'
+    bad = []
+    for src,u in links:
+        if u.startswith(repo) and not (ROOT/unquote(urlsplit(u).path.split('/blob/', 1)[1].split('/', 1)[1])).exists():
+            bad.append(f'{src}: link to a file the repository does not have: {u}')
+    for src,u,name in sources:
+        f, line = ROOT/urlsplit(u).path.split('/blob/', 1)[1].split('/', 1)[1], urlsplit(u).fragment.lstrip('L')
+        lines = f.read_text().splitlines() if f.exists() else []
+        if not line.isdigit() or not re.match(rf'\s*(async\s+)?(def|class)\s+{re.escape(name.split(".")[-1])}\b', lines[int(line)-1] if int(line) <= len(lines) else ''):
+            bad.append(f'{src}: the source link of {name} does not point at its definition: {u}')
+    return bad
+
 def test_walk_every_page(site, page):
-    "Home page, then every sidebar link: each has a title and a heading, loads all its images and requests without errors, no page scrolls sideways; every internal link and anchor resolves"
+    "Home page, then every sidebar link: each has a title and a heading, loads all its images and requests without errors, no page scrolls sideways; every internal link and anchor resolves, links into the repository name its files and `source` links the definitions"
     shots = Path(os.environ.get('FASTAI_FT_SHOTS') or tempfile.mkdtemp(prefix='fastai_ft_shots_'))
     shots.mkdir(parents=True, exist_ok=True)
     home = (site/'index.html').as_uri()
@@ -59,7 +77,7 @@ def test_walk_every_page(site, page):
     sidebar = page.eval_on_selector_all('nav.bd-docs-nav a', 'as => as.map(a => a.href)')
     urls = list(dict.fromkeys([home] + [u.split('#')[0] for u in sidebar]))
     assert len(urls) >= len(list((ROOT/'nbs').glob('*.ipynb'))), f'the sidebar lists {len(urls)} pages: {urls}'
-    ids, links, bad = {}, [], []
+    ids, links, sources, bad = {}, [], [], []
     def visit(url):
         page.goto(url)
         path = _split(url)[0]
@@ -72,6 +90,7 @@ def test_walk_every_page(site, page):
         if imgs := page.eval_on_selector_all('img', _bad_imgs): bad.append(f'{path.name}: images not loaded: {imgs}')
         if page.evaluate('document.documentElement.scrollWidth > window.innerWidth + 1'): bad.append(f'{path.name}: the page scrolls sideways')
         links += [(path.name, u) for u in page.eval_on_selector_all('a[href]', 'as => as.map(a => a.href)')]
+        sources += [(path.name, *o) for o in page.eval_on_selector_all('a.source-link', _source_links)]
         page.screenshot(path=str(shots/f'{path.stem}.png'), full_page=True)
     internal = [(src, u) for src,u in links if u.startswith('file:')]
     for src,u in internal:
@@ -80,7 +99,8 @@ def test_walk_every_page(site, page):
         if frag and path.suffix == '.html':
             if path not in ids: visit(u)
             if frag not in ids[path]: bad.append(f'{src}: broken anchor {u}')
-    print(f'\n{len(urls)} pages and {len(internal)} internal links walked ({len(links)-len(internal)} external not followed); screenshots in {shots}')
+    bad += _repo_link_problems(links, sources)
+    print(f'\n{len(urls)} pages and {len(internal)} internal links walked, {len(sources)} source links checked ({len(links)-len(internal)} external links not followed); screenshots in {shots}')
     assert not bad + page.problems, '\n'.join(bad + page.problems)
 
 def test_search_finds_staged_fine_tune(site, page):

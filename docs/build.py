@@ -11,7 +11,7 @@ import argparse, hashlib, json, os, re, shutil, subprocess, sys, time, unittest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-NBS, EXEC, SRC, SITE = ROOT/'nbs', ROOT/'_exec', ROOT/'_build'/'docs', ROOT/'_site'
+NBS, EXEC, STAGE, SITE = ROOT/'nbs', ROOT/'_exec', ROOT/'_build'/'docs', ROOT/'_site'
 
 def _key(nb:Path):
     "What an executed copy of `nb` depends on: the notebook itself and the library it imports"
@@ -74,9 +74,12 @@ def process(nb:Path):
     "nbdev's doc processing of notebook `nb` (what `nbdev.serve.proc_nbs` does to each notebook)"
     from fastcore.nbio import read_nb
     from fastcore.xtras import working_directory
-    nbk = read_nb(nb)
+    nbk, prev = read_nb(nb), os.environ.get('IN_TEST')
     os.environ['IN_TEST'] = '1'
-    with working_directory(NBS): _procs()(nbk)
+    try:
+        with working_directory(NBS): _procs()(nbk)
+    finally:
+        if prev is None: os.environ.pop('IN_TEST', None)
     return nbk
 
 # --- Quarto to MyST ---------------------------------------------------------------------------------------------------
@@ -115,6 +118,11 @@ def _asis(cell):
     "The markdown a Quarto `output: asis` cell puts in the page"
     return '\n\n'.join(''.join(o['data']['text/markdown']) for o in cell.get('outputs', []) if 'text/markdown' in o.get('data', {}))
 
+def _as_terminal(txt:str):
+    "Stream text as a terminal (or Jupyter) shows it: each line is what follows its last carriage return; the empty 'Epoch 1/1 :' labels a finished console progress bar leaves are dropped"
+    lines = [l.split('\r')[-1] for l in txt.split('\n')]
+    return '\n'.join(l for l in lines if not re.fullmatch(r'\s*(Epoch \d+/\d+ :)?\s*', l) or l == '')
+
 def translate(nb):
     "A notebook processed by nbdev, as myst-nb reads it"
     import yaml
@@ -138,6 +146,9 @@ def translate(nb):
                     cells.pop()  # "## Name" right above show_doc's "### Name": one heading, not two with the same anchor
                     md = m[1] + f'## {m[2]}\n' + md[m.end():]
                 cells.append(mk_cell(md, 'markdown')); continue
+            for o in c.get('outputs', []):
+                if o.get('output_type') == 'stream': o['text'] = _as_terminal(''.join(o['text']))
+            c.outputs = [o for o in c.get('outputs', []) if o.get('output_type') != 'stream' or o['text'].strip()]
             tags = [t for k,v in opts.items() if (t := _tags.get((k,v)))]
             if tags: c.metadata['tags'] = tags
         cells.append(c)
@@ -175,7 +186,9 @@ def as_markdown(nb):
     "A page as plain markdown, for `NAME.html.md` beside `NAME.html` (nbdev's sites have them; the module docstrings link them)"
     out = []
     for c in nb.cells:
-        if c.cell_type == 'markdown': out.append(re.sub(r'\]\(([\w.]+)\.ipynb', r'](\1.html.md', c.source)); continue
+        if c.cell_type == 'markdown':
+            md = re.sub(r'<a class="source-link" href="(\S+)"[^>]*>source</a>', r'[source](\1)', re.sub(r'^\{\.\w+\}\n', '', c.source, flags=re.M))
+            out.append(re.sub(r'\]\(([\w.]+)\.ipynb', r'](\1.html.md', md)); continue
         if c.cell_type != 'code' or 'remove-cell' in c.metadata.get('tags', []): continue
         if 'remove-input' not in c.metadata.get('tags', []) and c.source.strip(): out.append(f"```python\n{c.source}\n```")
         for o in c.get('outputs', []):
@@ -214,13 +227,13 @@ def build(out:Path=SITE, force:bool=False, quiet:bool=False):
     api = [n for n,nb in zip(pages, nbs) if re.match(r'\d', nb.name)]
     pages['index'].cells.append(mk_cell(''.join(f"\n```{{toctree}}\n:hidden:\n:caption: {cap}\n\n" + '\n'.join(ns) + '\n```\n'
                                                 for cap,ns in (('Guides', guides), ('API', api)) if ns), 'markdown'))
-    SRC.mkdir(parents=True, exist_ok=True)
-    for f in SRC.glob('*.ipynb'):
+    STAGE.mkdir(parents=True, exist_ok=True)
+    for f in STAGE.glob('*.ipynb'):
         if f.stem not in pages: f.unlink()
-    for name,p in pages.items(): _write(SRC/f'{name}.ipynb', json.dumps(nb2dict(p), indent=1))
+    for name,p in pages.items(): _write(STAGE/f'{name}.ipynb', json.dumps(nb2dict(p), indent=1))
     t1 = time.time()
-    html = SRC.parent/'html'  # myst-nb writes images beside the output folder, so render inside _build/ and copy
-    cmd = [sys.executable, '-m', 'sphinx', '-b', 'html', '-c', str(ROOT/'docs'), '-d', str(SRC.parent/'doctrees'), str(SRC), str(html)]
+    html = STAGE.parent/'html'  # myst-nb writes images beside the output folder, so render inside _build/ and copy
+    cmd = [sys.executable, '-m', 'sphinx', '-b', 'html', '-c', str(ROOT/'docs'), '-d', str(STAGE.parent/'doctrees'), str(STAGE), str(html)]
     subprocess.run(cmd + ['-q']*quiet, check=True)
     if out.exists() and any(out.iterdir()):
         if not (out/'searchindex.js').exists(): sys.exit(f'{out} exists and is not a site built here: not overwriting it.')

@@ -100,6 +100,7 @@ def _show_doc(m):
 def _md(src:str):
     "Quarto-flavoured markdown to MyST"
     src = re.sub(r'^---\s*\n+(?=#)', '', _re_src.sub(_show_doc, src))  # show_doc's leading rule: CSS draws it
+    src = re.sub(r'^:::\s*\{\.callout-(note|tip|warning|important|caution)[^}]*\}', r':::{\1}', src, flags=re.M)  # Quarto callouts
     return re.sub(r'(\[[^\]]*\]\([^)]*\))\{[^}]*target=[^}]*\}', r'\1', src)  # {target="_blank"}
 
 _re_opt = re.compile(r'^#\|\s*([\w-]+)\s*:\s*(.*?)\s*$')

@@ -21,7 +21,7 @@ myst_heading_slug_func = 'build.slug'  # anchors as nbdev's (Quarto's) links exp
 
 html_theme = 'sphinx_book_theme'
 html_theme_options = dict(
-    repository_url=_proj['urls']['Repository'], use_repository_button=True,
+    repository_url=_proj["urls"]["Repository"], use_repository_button=True, use_issues_button=True,
     home_page_in_toc=True, show_toc_level=2, navigation_with_keys=False,
     navbar_persistent=[])               # one search box (in the sidebar), not two
 html_static_path = ['_static']

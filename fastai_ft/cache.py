@@ -240,7 +240,7 @@ def _check(self:FeatureCacheCallback):
 @patch
 def _key(self:FeatureCacheCallback):
     "What the cache depends on: the cached modules' tensors, the data and `aug`"
-    ts = [t for m in self.cut.modules for t in (*m.parameters(), *m.buffers())]
+    ts = [t for m in self.cut.modules for t in (*m.parameters(), *m.buffers()) if t.is_floating_point()]   # not BatchNorm's batch counts: PyTorch rewrites them on any load_state_dict, and eval mode ignores them
     dls = self.learn.dls
     return (*self.cut.modules, *[(t.data_ptr(), t._version) for t in ts], dls.train, dls.valid, self.aug)
 

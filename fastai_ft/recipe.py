@@ -19,7 +19,7 @@ from .learner import recipes, synth_staged_learner
 
 # %% auto #0
 __all__ = ['state_of', 'load_state', 'mix_state', 'score_names', 'valid_scores', 'best_row', 'sweep_wd', 'choose_bn',
-           'FloorCallback', 'choose_mix', 'auto_plan', 'auto_recipe']
+           'EndsCallback', 'choose_mix', 'auto_plan', 'auto_recipe']
 
 # %% ../nbs/08_recipe.ipynb #8046fb7c
 def state_of(learn:Learner # the learner whose weights are copied
@@ -84,27 +84,26 @@ def sweep_wd(learn:Learner, # a learner whose body is frozen (head-only fits)
     return wds[best_row(rows, 'valid_loss')], rows, best
 
 # %% ../nbs/08_recipe.ipynb #d6a88e94
-def choose_bn(gap:BNGap|None,        # `bn_gap` of the trained head on the frozen body; `None` when the model has no BatchNorm
-              threshold:float=1.5    # the drift above which the body keeps its running statistics
+def choose_bn(gap:BNGap|None,        # `bn_gap` of the trained head on the frozen body, on validation items; `None` without BatchNorm
+              threshold:float=8.     # the drift above which the body keeps its running statistics
              )->tuple:
     "BatchNorm policy for fine-tuning, and why, from how much batch statistics change the trained head's loss"
     if gap is None: return 'train', "the model has no BatchNorm layer with running statistics, so there is no BatchNorm policy to choose"
     drift = gap.train_mode_loss/max(gap.eval_loss, 1e-8)
-    how = f"batch statistics change the trained head's loss on training items {drift:.2f}x ({gap.train_mode_loss:.3g} vs {gap.eval_loss:.3g} with running statistics)"
+    how = f"batch statistics multiply the trained head's validation loss by {drift:.2f} ({gap.train_mode_loss:.3g} vs {gap.eval_loss:.3g} with running statistics)"
     if drift > threshold: return 'eval', f"{how}, above {threshold}, so the body keeps its running statistics while it trains (bn='eval')"
-    return 'recalibrate', f"{how}, at most {threshold}, so BatchNorm trains with batch statistics and its running statistics are re-estimated before each validation (bn='recalibrate')"
+    return 'train', f"{how}, at most {threshold}, so BatchNorm trains as fastai trains it (bn='train')"
 
 # %% ../nbs/08_recipe.ipynb #2cb94ac2
-class FloorCallback(Callback):
-    "Keep the weights of the head-only stage's best epoch (best `metric`, ties by valid loss): the run's floor"
+class EndsCallback(Callback):
+    "Keep the best epoch's weights (best `metric`, ties by valid loss) of the head-only stage, the floor, and of the fine-tuning stages"
     order = Recorder.order+2   # after `StageRecorder` has put the main process's values in the record
-    def __init__(self, metric:str='valid_loss'): self.metric,self.row,self.sd = metric,None,None
+    def __init__(self, metric:str='valid_loss'): self.metric,self.best = metric,{}
     def after_epoch(self):
-        if self.stage.n_train != 1: return
-        row = dict(zip(score_names(self.learn), self.learn.final_record[1:]))
-        if self.row is None or best_row([self.row, row], self.metric) == 1: self.row,self.sd = row,state_of(self.learn)
-    def get_state(self): return dict(row=self.row, sd=self.sd)
-    def set_state(self, d): self.row,self.sd = d['row'],d['sd']
+        k,row = 'head' if self.stage.n_train == 1 else 'tuned',dict(zip(score_names(self.learn), self.learn.final_record[1:]))
+        if k not in self.best or best_row([self.best[k][0], row], self.metric) == 1: self.best[k] = (row, state_of(self.learn))
+    def get_state(self): return self.best
+    def set_state(self, d): self.best = d
 
 # %% ../nbs/08_recipe.ipynb #779fd353
 def choose_mix(learn:Learner,  # the learner; it is left holding the chosen weights
@@ -124,7 +123,7 @@ def choose_mix(learn:Learner,  # the learner; it is left holding the chosen weig
 
 # %% ../nbs/08_recipe.ipynb #0baa05df
 def auto_plan(learn:Learner,        # the learner to plan for
-              head_epochs=20,       # epochs of the head-only stage
+              head_epochs=40,       # epochs of the head-only stage
               head_lr=1e-2,         # peak LR of the head-only stage
               head_bn='freeze',     # BatchNorm policy of the head-only stage
               head_wd=None,         # weight decay of the head-only stage (None: the learner's)
@@ -132,7 +131,7 @@ def auto_plan(learn:Learner,        # the learner to plan for
               lr=1e-3,              # peak LR of the head group while fine-tuning, or a slice or one LR per group
               lr_mult=10,           # ratio of the head's LR to the input group's when `lr` is a number
               lr_decay=None,        # fixed ratio between neighbouring groups' LRs instead of `lr_mult`
-              bn='recalibrate',     # BatchNorm policy while fine-tuning
+              bn='train',           # BatchNorm policy while fine-tuning
               unfreeze='all',       # 'all', 'gradual' or a list of group counts; each stage but the last runs 1 epoch
               pct_start=0.3,        # warm-up fraction of the fine-tuning stages
               div=5.0,              # initial LR is `lr/div` in the fine-tuning stages
@@ -180,7 +179,7 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
                 plan_only=False,    # return the plan without training (what `stage_plan(recipe='auto')` does)
                 epochs=None,        # epochs of the last fine-tuning stage (default 4), or 'auto'
                 total_epochs=None,  # epoch budget of the run, head epochs included
-                freeze_epochs=None, # epochs of the head-only stage (default 20 on cached features, else 3)
+                freeze_epochs=None, # epochs of the head-only stage (default 40 on cached features, else 3)
                 base_lr=None,       # peak LR of the head-only stage (default 1e-2)
                 lr=None,            # head-group LR while fine-tuning (default 1e-3), or a slice / one LR per group
                 lr_mult=None,       # head LR / input-group LR while fine-tuning (default 10)
@@ -191,7 +190,7 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
                 plan=None,          # not allowed: the recipe makes the plan
                 head_aug=4,         # augmented passes cached for the head when the training transforms are random ('off': none)
                 wds=(1e-3, 1e-2, 1e-1), # weight decays tried for the head
-                sweep_epochs=10,    # epochs of each weight-decay try
+                sweep_epochs=20,    # epochs of each weight-decay try
                 alphas=(0, 0.25, 0.5, 0.75, 1), # mixes of head (0) and fine-tuned (1) weights compared at the end
                 cache=True,         # allow the feature cache for the head
                 unfreeze='all',     # 'all', 'gradual' or a list of group counts
@@ -205,13 +204,13 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
            else cache_issue(learn, head_aug))
     cached = why is None
     n_ft = len([k for k in _stage_list(unfreeze, len(learn.opt.param_lists)) if k > 1]) or 1
-    head_epochs,epochs = _budget(total_epochs, ifnone(freeze_epochs, 20 if cached else 3), ifnone(epochs, 4), n_ft)
+    head_epochs,epochs = _budget(total_epochs, ifnone(freeze_epochs, 40 if cached else 3), ifnone(epochs, 4), n_ft)
     kw = dict(head_epochs=head_epochs, head_lr=ifnone(base_lr, 1e-2), head_bn=head_bn, epochs=epochs, lr=ifnone(lr, 1e-3),
               lr_mult=ifnone(lr_mult, 10), unfreeze=unfreeze, total_epochs=total_epochs, plateau=kwargs.get('plateau'),
               lr_decay=kwargs.pop('lr_decay', None), **{k:kwargs.pop(k) for k in ('pct_start', 'div') if k in kwargs})
     lines = [_head_line(cached, why, learn, head_aug, head_epochs, head_bn)]
     if plan_only:
-        p = _with_bn(auto_plan(learn, head_wd=wd, **kw), ifnone(bn, 'recalibrate'))
+        p = _with_bn(auto_plan(learn, head_wd=wd, **kw), ifnone(bn, 'train'))
         p.notes = lines + [f"chosen when it runs: {', '.join(o for o,c in (('the head weight decay', wd is None and cached), ('the fine-tuning BatchNorm policy', bn is None)) if c) or 'nothing'}; "
                            f"and which of the head, the fine-tuned weights and their mixes {list(alphas)} to keep"]
         return p
@@ -236,7 +235,7 @@ def _run_auto(learn, kw, lines, cached, bn, wd, tracker, cbs, head_aug, wds, swe
     elif not _has_bn(learn): ft_bn,bn_why = choose_bn(None)
     elif head is not None:
         start = state_of(learn); load_state(learn, head)
-        gap = bn_gap(learn); load_state(learn, start)
+        gap = bn_gap(learn, dl=learn.dls.valid); load_state(learn, start)
         ft_bn,bn_why = choose_bn(gap)
     else: ft_bn,bn_why = 'train',"fastai's default, as no trained head was available before fine-tuning to measure the drift"
     lines.append(f"BatchNorm while fine-tuning: {bn_why}")
@@ -245,27 +244,27 @@ def _run_auto(learn, kw, lines, cached, bn, wd, tracker, cbs, head_aug, wds, swe
     lines.append(f"fine-tuning: {', '.join(f'{s.name} ({s.n_train} of {n} groups, {s.epochs} epochs)' for s in plan[1:])} "
                  f"at LRs {_fmt_lrs(plan[-1].lrs, plan[-1].n_train)} (input side to head), bn={plan[-1].bn!r}")
     metric = score_names(learn)[1] if len(score_names(learn)) > 1 else 'valid_loss'
-    floor = FloorCallback(metric)
+    ends = EndsCallback(metric)
     tracker = ifnone(tracker, RunTracker(ckpt_dir=False))
     if wd is not None: kwargs = {**kwargs, 'wd': wd}
-    report = learn.staged_fine_tune(plan=plan, tracker=tracker, cbs=[*L(cache_cb), floor, *L(cbs)],
+    report = learn.staged_fine_tune(plan=plan, tracker=tracker, cbs=[*L(cache_cb), ends, *L(cbs)],
                                     total_epochs=kw['total_epochs'], **kwargs)
-    return _keep_best(learn, report, floor, alphas, metric, lines)
+    return _keep_best(learn, report, ends, alphas, metric, lines)
 
 # %% ../nbs/08_recipe.ipynb #89e3c5ae
-def _keep_best(learn, report, floor, alphas, metric, lines):
+def _keep_best(learn, report, ends, alphas, metric, lines):
     "Choose among the head, the fine-tuned weights and their mixes on validation; put the decisions in `report`"
-    if floor.sd is None or len(report) < 2:
-        lines.append("weights: the run's best, as no head-only epoch and fine-tuned epoch were both run to compare")
+    if len(ends.best) < 2:
+        lines.append("weights: the run's best (a head-only epoch and a fine-tuning epoch are both needed to compare more)")
         report.decisions = lines; return report
-    a,rows = choose_mix(learn, floor.sd, state_of(learn), alphas, metric)
+    (f,head),(t,tuned) = ends.best['head'],ends.best['tuned']
+    a,rows = choose_mix(learn, head, tuned, alphas, metric)
     learn.recipe_mixes = pd.DataFrame(rows).set_index('alpha')
     best = next(r for r in rows if r['alpha'] == a)
-    f,t = floor.row,next((r for r in rows if r['alpha'] == 1), None)
-    what = ("the head's (the floor): neither the fine-tuned weights nor a mix beat it on validation" if a == 0 else
-            "the fine-tuned weights" if a == 1 else f"the mix {a:g} of the fine-tuned weights with the head's (WiSE-FT)")
-    vs = f"; head {f[metric]:.4f}" + (f", fine-tuned {t[metric]:.4f}" if t else '')
-    lines.append(f"weights: {what}: {metric} {best[metric]:.4f} (valid_loss {best['valid_loss']:.4f}){vs if a else ''}")
+    what = ("the head's (the floor): neither the fine-tuned weights nor a mix beat it" if a == 0 else
+            "the best fine-tuned epoch's" if a == 1 else f"the mix {a:g} of the best fine-tuned epoch's with the head's (WiSE-FT)")
+    lines.append(f"weights: {what}: {metric} {best[metric]:.4f} and valid_loss {best['valid_loss']:.4f} on validation; "
+                 f"head {f[metric]:.4f}, fine-tuned {t[metric]:.4f}")
     report.decisions,report.final = lines,best[metric]
     return report
 

@@ -89,13 +89,13 @@ def fine_tune(epochs=3):
 CONFIGS = {
     'fastai fine_tune(3)': fine_tune(3),
     "recipe='auto'": recipe(),
-    'auto without mixes (alphas=(1,))': recipe(alphas=(1,)),
-    'auto, floor guard only (alphas=(0, 1))': recipe(alphas=(0, 1)),
+    'auto, no mixes (alphas=(1,))': recipe(alphas=(1,)),
+    'auto, floor guard, no mixes (alphas=(0, 1))': recipe(alphas=(0, 1)),
     'auto, no weight-decay grid (wds=(0.01,))': recipe(wds=(1e-2,)),
     "auto, bn='eval'": recipe(bn='eval'),
-    "auto, bn='recalibrate'": recipe(bn='recalibrate'),
     "auto, bn='train'": recipe(bn='train'),
-    "auto, head not cached or augmented (cache=False, 1 head epoch)": recipe(cache=False, freeze_epochs=1),
+    'auto, no converged head (cache=False, 1 head epoch)': recipe(cache=False, freeze_epochs=1),
+    'auto, head without augmented passes (head_aug=off)': recipe(head_aug='off'),
     "auto, lr_mult=100 (fastai's)": recipe(lr_mult=100),
 }
 

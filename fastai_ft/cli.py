@@ -63,43 +63,34 @@ def check_out(path # folder for the exported learner and history; created if mis
     return path
 
 # %% ../nbs/06_cli.ipynb #ec7e5edd
-def _print_accuracy(label, learn, tracker=None):
-    "Validate `learn` and print its accuracy, saying how the weights were chosen; returns it"
-    acc = learn.validate()[1]
-    how = f"the run's best weights, chosen on {tracker.monitor}; last epoch {learn.stage_history[learn.metrics[0].name].iloc[-1]:.4f}" if tracker else "last epoch's weights"
+def _print_accuracy(label, learn, how):
+    "Validate `learn` and print its accuracy and how its weights were chosen; returns it"
+    with learn.no_bar(): acc = learn.validate()[1]
     print(f"{label}: validation accuracy {acc:.4f} on {len(learn.dls.valid_ds)} images ({how})")
     return acc
 
 # %% ../nbs/06_cli.ipynb #eee4db77
-def _recipe(learn, out, lr=None, freeze_epochs=None, bn=None, unfreeze=None):
-    "The demo's staged recipe: an adaptive frozen stage on cached body features, BatchNorm kept consistent, the run's best weights"
-    n = len(learn.stage_plan(1, unfreeze=ifnone(unfreeze, 'all')))
-    bn = ifnone(bn, ['freeze'] + ['eval']*(n-1))
-    cache = (bn[0] if is_listy(bn) else bn) == 'freeze' and ifnone(freeze_epochs, 'auto') != 0
-    kw = dict(freeze_epochs=ifnone(freeze_epochs, 'auto'), bn=bn, check_bn=True,
-              plateau=Plateau('accuracy', min_delta=0.002, patience=2, max_epochs=10),
-              tracker=RunTracker(ckpt_dir=out/'checkpoints'), cbs=[FeatureCacheCallback(aug='off')]*cache)
-    if lr is not None: kw['base_lr'] = lr
-    if unfreeze is not None: kw['unfreeze'] = unfreeze
-    return kw
+def _explicit(**kw):
+    "The options given on the command line (not None): they override the recipe's choices"
+    return {k:v for k,v in kw.items() if v is not None}
 
 # %% ../nbs/06_cli.ipynb #1163554b
 def demo(data=None,          # image folder with train/ and valid/ (or val/); default: scikit-learn's digits
-         arch:str='lite0',   # pretrained architecture; only EfficientNet-Lite0 for now
+         arch:str='lite0',   # pretrained EfficientNet-Lite: 'lite0', 'lite1' or 'lite2'
          size:int=48,        # image size in pixels
-         epochs:int=12,      # epochs of the last, fully unfrozen stage
+         epochs:int=12,      # epochs of the last fine-tuning stage (the recipe's default is 4)
          bs:int=64,          # batch size
          out=None,           # folder for export.pkl, history.csv and report.txt; default <tmp>/fastai_ft_demo
          seed:int=0,         # random seed for data order, augmentation and head init
-         lr:float=None,      # `base_lr` of `staged_fine_tune`; None keeps its default
-         freeze_epochs=None, # epochs of each frozen stage, or 'auto' (default)
-         bn:str=None,        # BatchNorm policy for every stage; default: 'freeze' while frozen (cached features), then 'eval'
+         lr:float=None,      # peak LR of the head group while fine-tuning; None: the recipe's
+         freeze_epochs=None, # epochs of the head-only stage; None: the recipe's
+         bn:str=None,        # BatchNorm policy while fine-tuning; None: chosen by the recipe from the measured drift
          unfreeze=None,      # unfreezing schedule, e.g. 'all' (default) or 'gradual'
          aug:bool=False,     # add fastai's `aug_transforms()`
          contrast:bool=False # also run fastai's `fine_tune` settings (staged_fine_tune's defaults) and print its report and accuracy
         )->Learner:
-    "Fine-tune a pretrained `arch` on `data` with `staged_fine_tune`, print the report and accuracy, save the results"
-    if arch != 'lite0': raise DataFolderError(f"Unknown --arch {arch!r}: use lite0 (EfficientNet-Lite0).")
+    "Fine-tune a pretrained EfficientNet-Lite on `data` with `staged_fine_tune(recipe='auto')`, print the report and accuracy, save the results"
+    if arch not in lite_archs: raise DataFolderError(f"Unknown --arch {arch!r}: use one of {', '.join(lite_archs)} (EfficientNet-Lite0/1/2).")
     out = check_out(ifnone(out, Path(tempfile.gettempdir())/'fastai_ft_demo'))
     if data is None: path,valid,bad = digits_folder(),'valid',{}
     else:
@@ -110,13 +101,13 @@ def demo(data=None,          # image folder with train/ and valid/ (or val/); de
         for f,why in bad.items(): print(f"  {f}: {why}")
     def _learner():
         dls = folder_dls(path, size=size, bs=bs, aug=aug, seed=seed, valid=valid, skip=list(bad))
-        return lite0_learner(dls, path=out)
+        return lite_learner(dls, arch, path=out)
     learn = _learner()
-    print(f"Fine-tuning EfficientNet-Lite0 on {path}: {len(learn.dls.train_ds)} training and {len(learn.dls.valid_ds)} validation images, {learn.dls.c} classes, {size} px")
-    kw = _recipe(learn, out, lr, freeze_epochs, bn, unfreeze)
-    report = learn.staged_fine_tune(epochs, **kw)
+    print(f"Fine-tuning EfficientNet-{arch.capitalize()} on {path}: {len(learn.dls.train_ds)} training and {len(learn.dls.valid_ds)} validation images, {learn.dls.c} classes, {size} px")
+    report = learn.staged_fine_tune(recipe='auto', tracker=RunTracker(ckpt_dir=out/'checkpoints', rollback=None),
+                                    **_explicit(epochs=epochs, lr=lr, freeze_epochs=freeze_epochs, bn=bn, unfreeze=unfreeze))
     print(report)
-    learn.demo_accuracy = _print_accuracy('staged_fine_tune', learn, kw['tracker'])
+    learn.demo_accuracy = _print_accuracy("staged_fine_tune(recipe='auto')", learn, "the weights the recipe kept, chosen on validation: see its last line")
     learn.stage_history.to_csv(out/'history.csv', index=False)
     (out/'report.txt').write_text(f"{report}\n")
     learn.export(out/'export.pkl')
@@ -124,33 +115,29 @@ def demo(data=None,          # image folder with train/ and valid/ (or val/); de
     if contrast:
         print("\nFor contrast, the same data and head with fastai's fine_tune settings (staged_fine_tune's defaults, which are exactly fine_tune):")
         plain = _learner()
-        plain_report = plain.staged_fine_tune(epochs, base_lr=ifnone(lr, 2e-3), check_bn=True,
-                                              freeze_epochs=freeze_epochs if isinstance(freeze_epochs, int) else 1)
+        plain_report = plain.staged_fine_tune(epochs, check_bn=True, freeze_epochs=ifnone(freeze_epochs, 1))
         print(plain_report)
-        learn.contrast_accuracy = _print_accuracy("fastai's fine_tune", plain)
+        learn.contrast_accuracy = _print_accuracy("fastai's fine_tune", plain, "last epoch's weights")
     return learn
-
-# %% ../nbs/06_cli.ipynb #bea111f8
-def _int_or_str(s): return int(s) if s.lstrip('-').isdigit() else s
 
 # %% ../nbs/06_cli.ipynb #cdc22091
 def _parser():
     "The `fastai-ft` argument parser"
     p = argparse.ArgumentParser(prog='fastai-ft', description='Staged fine-tuning for fastai.')
     sub = p.add_subparsers(dest='command', required=True)
-    d = sub.add_parser('demo', help='fine-tune a pretrained EfficientNet-Lite0 on an image folder (default: digits)',
-                       description='Fine-tune a pretrained EfficientNet-Lite0 with staged_fine_tune and report the validation accuracy.')
+    d = sub.add_parser('demo', help='fine-tune a pretrained EfficientNet-Lite on an image folder (default: digits)',
+                       description="Fine-tune a pretrained EfficientNet-Lite with staged_fine_tune(recipe='auto') and report the validation accuracy.")
     d.add_argument('--data', help="folder with train/<class>/ and valid/<class>/ (or val/) images; default: scikit-learn's 1797 digits")
-    d.add_argument('--arch', default='lite0', choices=['lite0'], help='pretrained architecture (default: lite0)')
+    d.add_argument('--arch', default='lite0', choices=list(lite_archs), help='pretrained EfficientNet-Lite (default: lite0; lite2 is stronger and slower)')
     d.add_argument('--size', type=int, default=48, help='image size in pixels (default: 48)')
-    d.add_argument('--epochs', type=int, default=12, help='epochs of the unfrozen stage (default: 12)')
+    d.add_argument('--epochs', type=int, default=12, help='epochs of the fine-tuning stage (default: 12)')
     d.add_argument('--bs', type=int, default=64, help='batch size (default: 64)')
     d.add_argument('--out', help='folder for export.pkl, history.csv, report.txt (default: fastai_ft_demo in the temp folder)')
     d.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
-    d.add_argument('--lr', type=float, help="base_lr of staged_fine_tune (default: staged_fine_tune's)")
-    d.add_argument('--freeze-epochs', type=_int_or_str, help="epochs of each frozen stage, or 'auto' (default: auto)")
-    d.add_argument('--bn', help="BatchNorm policy for all stages: train, freeze_stats, freeze, eval or recalibrate (default: freeze while frozen, then eval)")
-    d.add_argument('--unfreeze', help="all or gradual (default: staged_fine_tune's)")
+    d.add_argument('--lr', type=float, help="peak LR of the head group while fine-tuning (default: the recipe's, 1e-3)")
+    d.add_argument('--freeze-epochs', type=int, help="epochs of the head-only stage (default: the recipe's, 40 on cached features)")
+    d.add_argument('--bn', help="BatchNorm policy while fine-tuning: train, freeze_stats, freeze, eval or recalibrate (default: chosen from the measured drift)")
+    d.add_argument('--unfreeze', help="all or gradual (default: all)")
     d.add_argument('--aug', action='store_true', help="add fastai's aug_transforms()")
     d.add_argument('--contrast', action='store_true', help="also run fastai's fine_tune settings and print their report (with its warnings) and accuracy")
     return p
@@ -162,4 +149,4 @@ def main(argv=None # arguments, default `sys.argv[1:]`
     args = vars(_parser().parse_args(argv))
     args.pop('command')
     try: demo(**args)
-    except DataFolderError as e: sys.exit(f"fastai-ft: error: {e}")
+    except (DataFolderError, PlanError, GroupError, CacheError, ResumeError) as e: sys.exit(f"fastai-ft: error: {e}")

@@ -185,7 +185,7 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
                 lr_mult=None,       # head LR / input-group LR while fine-tuning (default 10)
                 bn=None,            # BatchNorm policy while fine-tuning (default: chosen from the drift), or one per stage
                 wd=None,            # weight decay of every stage (default: chosen on validation for the head)
-                tracker=None,       # the run's `RunTracker` (default: on valid_loss, best weights kept in memory)
+                tracker=None,       # the run's `RunTracker` (default: on valid_loss, in memory, no roll-back)
                 cbs=None,           # more callbacks for the staged run
                 plan=None,          # not allowed: the recipe makes the plan
                 head_aug=4,         # augmented passes cached for the head when the training transforms are random ('off': none)
@@ -245,7 +245,7 @@ def _run_auto(learn, kw, lines, cached, bn, wd, tracker, cbs, head_aug, wds, swe
                  f"at LRs {_fmt_lrs(plan[-1].lrs, plan[-1].n_train)} (input side to head), bn={plan[-1].bn!r}")
     metric = score_names(learn)[1] if len(score_names(learn)) > 1 else 'valid_loss'
     ends = EndsCallback(metric)
-    tracker = ifnone(tracker, RunTracker(ckpt_dir=False))
+    tracker = ifnone(tracker, RunTracker(ckpt_dir=False, rollback=None))   # the head ends converged: no roll-back to an earlier head epoch
     if wd is not None: kwargs = {**kwargs, 'wd': wd}
     report = learn.staged_fine_tune(plan=plan, tracker=tracker, cbs=[*L(cache_cb), ends, *L(cbs)],
                                     total_epochs=kw['total_epochs'], **kwargs)
@@ -254,9 +254,13 @@ def _run_auto(learn, kw, lines, cached, bn, wd, tracker, cbs, head_aug, wds, swe
 # %% ../nbs/08_recipe.ipynb #89e3c5ae
 def _keep_best(learn, report, ends, alphas, metric, lines):
     "Choose among the head, the fine-tuned weights and their mixes on validation; put the decisions in `report`"
-    if len(ends.best) < 2:
-        lines.append("weights: the run's best (a head-only epoch and a fine-tuning epoch are both needed to compare more)")
+    if 'head' not in ends.best:
+        lines.append("weights: the run's best, as no head-only epoch completed")
         report.decisions = lines; return report
+    if 'tuned' not in ends.best:
+        f,head = ends.best['head']; load_state(learn, head)
+        lines.append(f"weights: the head's (the floor), as no fine-tuning epoch completed: {metric} {f[metric]:.4f} on validation")
+        report.decisions,report.final = lines,f[metric]; return report
     (f,head),(t,tuned) = ends.best['head'],ends.best['tuned']
     a,rows = choose_mix(learn, head, tuned, alphas, metric)
     learn.recipe_mixes = pd.DataFrame(rows).set_index('alpha')

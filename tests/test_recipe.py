@@ -1,0 +1,47 @@
+"""recipe='auto' where the notebook's synthetic learner cannot show it: a text learner (no cache, no drift to measure),
+and real photos with the pretrained EfficientNet-Lite0, scored on a held-out split that no decision saw."""
+import contextlib, io, sys
+from pathlib import Path
+import pytest, torch
+from fastai.basics import set_seed
+from fastai_ft.all import *
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_learners import text_dls, text_learner
+
+ROOT = Path(__file__).resolve().parents[1]
+HYMENOPTERA = ROOT.parent/'shared'/'data'/'hymenoptera'
+
+def quiet(learn, **kw):
+    with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()): return learn.staged_fine_tune(**kw)
+
+def test_text_learner_says_what_it_skipped():
+    "AWD_LSTM's encoder returns outputs and a mask, so the head trains through the body; nothing is left unsaid"
+    learn = text_learner(text_dls())
+    r = quiet(learn, recipe='auto', epochs=1, freeze_epochs=2)
+    assert [s.name for s in r] == ['head', 'unfrozen'] and [s.epochs_run for s in r] == [2, 1]
+    head, wd, bn, ft, weights = r.decisions
+    assert 'without the feature cache (The cached part of the model returns a tuple' in head, head
+    assert 'no grid: without the cache each try costs full epochs' in wd, wd
+    assert 'no trained head was available' in bn, bn
+    assert weights.startswith('weights: ') and r.ceiling >= r.floor, str(r)
+
+@pytest.mark.skipif(not (HYMENOPTERA/'train').is_dir(), reason=f"real-data test: hymenoptera not found at {HYMENOPTERA}")
+def test_recipe_beats_a_frozen_head_on_held_out_photos():
+    """hymenoptera at 96 px, validation = 20% of train/, test = val/: recipe='auto' (2 fine-tuning epochs) against fastai's
+    frozen-head training (2 epochs of fit_one_cycle with the body frozen), both from the same pretrained Lite0 and data"""
+    sys.path.insert(0, str(ROOT/'benchmarks'))
+    from recipe import protocol_dls, test_accuracy
+    from fastai_ft.models import lite_learner
+    torch.set_num_threads(2)
+    dls, tdl = protocol_dls(HYMENOPTERA, 96, seed=0)
+    set_seed(0, reproducible=True)
+    base = lite_learner(dls)
+    with base.no_bar(), base.no_logging(): base.fit_one_cycle(2, 2e-3)
+    set_seed(0, reproducible=True)
+    learn = lite_learner(dls)
+    r = quiet(learn, recipe='auto', epochs=2)
+    b, a = test_accuracy(base, tdl), test_accuracy(learn, tdl)
+    print(f"held-out accuracy: frozen head {b:.4f}, recipe='auto' {a:.4f}\n{r}")
+    assert a > b, (a, b, str(r))
+    assert r.ceiling >= r.floor and len(r.decisions) == 5

@@ -75,6 +75,7 @@ def linear_probe(learn, dls, tdl, Cs=(0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30)):
     return dict(test=m.score(Xs, ys), valid=m.score(Xv, yv), C=C)
 
 def recipe(**kw):
+    "The recipe with the arguments `kw` (an ablation when given)"
     def _f(learn, clock):
         r = learn.staged_fine_tune(recipe='auto', cbs=Timeline(clock), **kw)
         return dict(decisions=r.decisions, floor=r.floor, final=r.ceiling, mixes=getattr(learn, 'recipe_mixes', pd.DataFrame()).reset_index().to_dict('records'),
@@ -89,14 +90,12 @@ def fine_tune(epochs=3):
 CONFIGS = {
     'fastai fine_tune(3)': fine_tune(3),
     "recipe='auto'": recipe(),
-    'auto, no mixes (alphas=(1,))': recipe(alphas=(1,)),
-    'auto, floor guard, no mixes (alphas=(0, 1))': recipe(alphas=(0, 1)),
+    'auto without the guard (alphas=(1,))': recipe(alphas=(1,)),
+    'auto, guard takes the best on validation (p=1)': recipe(p=1.),
     'auto, no weight-decay grid (wds=(0.01,))': recipe(wds=(1e-2,)),
-    "auto, bn='eval'": recipe(bn='eval'),
-    "auto, bn='train'": recipe(bn='train'),
+    "auto, bn='eval' instead of the drift's choice": recipe(bn='eval'),
     'auto, no converged head (cache=False, 1 head epoch)': recipe(cache=False, freeze_epochs=1),
     'auto, head without augmented passes (head_aug=off)': recipe(head_aug='off'),
-    "auto, lr_mult=100 (fastai's)": recipe(lr_mult=100),
 }
 
 def run_one(args, dls, tdl, name, seed):

@@ -6,6 +6,7 @@ Docs: https://fastai-ft.github.io/fastai_ft/recipe.html.md"""
 
 # %% ../nbs/08_recipe.ipynb #d9ef3f9e
 from __future__ import annotations
+import math
 from fastai.basics import *
 from .core import *
 from .callback.adaptive import Plateau, infer_comp
@@ -18,8 +19,8 @@ from .cache import _random_tfms
 from .learner import recipes, synth_staged_learner
 
 # %% auto #0
-__all__ = ['state_of', 'load_state', 'mix_state', 'score_names', 'valid_scores', 'best_row', 'sweep_wd', 'choose_bn',
-           'EndsCallback', 'choose_mix', 'auto_plan', 'auto_recipe']
+__all__ = ['state_of', 'load_state', 'mix_state', 'score_names', 'valid_scores', 'valid_hits', 'best_row', 'sweep_wd',
+           'choose_bn', 'EndsCallback', 'sign_test', 'choose_mix', 'auto_plan', 'auto_recipe']
 
 # %% ../nbs/08_recipe.ipynb #8046fb7c
 def state_of(learn:Learner # the learner whose weights are copied
@@ -56,6 +57,22 @@ def valid_scores(learn:Learner, # the learner to validate
     "Validation loss and metrics of `learn`'s weights as the main process measured them, by name"
     with learn.no_bar(), learn.no_logging(): vals = learn.validate(dl=dl)
     return dict(zip(score_names(learn), main_values(vals)))
+
+class _Hits(Callback):
+    "Which validation items the model classifies right (`None` unless single-label classification)"
+    def before_validate(self): self.hits = []
+    def after_batch(self):
+        p,y = self.pred,(self.yb[0] if len(self.yb) == 1 else None)
+        if y is None or not isinstance(p, Tensor) or p.ndim != 2 or y.ndim != 1: self.hits = None
+        elif self.hits is not None: self.hits.append((p.argmax(1) == y).cpu())
+
+def valid_hits(learn:Learner, # the learner to validate
+               dl=None        # data to validate on (default `learn.dls.valid`)
+              )->tuple:
+    "`valid_scores`, and whether `learn` classifies each validation item right (`None` unless single-label classification)"
+    cb = _Hits()
+    with learn.no_bar(), learn.no_logging(): vals = learn.validate(dl=dl, cbs=cb)
+    return dict(zip(score_names(learn), main_values(vals))), (torch.cat(cb.hits) if cb.hits else None)
 
 def best_row(rows:list,           # one dict of scores per candidate, in order of preference for exact ties
              metric:str,          # compared first; its direction is inferred from its name as fastai does
@@ -106,20 +123,34 @@ class EndsCallback(Callback):
     def set_state(self, d): self.best = d
 
 # %% ../nbs/08_recipe.ipynb #779fd353
+def sign_test(wins:int,  # items the candidate gets right and the reference wrong
+              losses:int # items the reference gets right and the candidate wrong
+             )->float:
+    "One-sided p-value of the sign test: the chance of `wins` or more if the `wins+losses` disagreements fell at random"
+    n = wins+losses
+    return sum(math.comb(n, k) for k in range(wins, n+1))/2**n
+
 def choose_mix(learn:Learner,  # the learner; it is left holding the chosen weights
                floor:dict,     # the head's weights on the pretrained body (`alpha=0`)
                tuned:dict,     # the best fine-tuned weights (`alpha=1`)
-               alphas=(0, 0.25, 0.5, 0.75, 1), # mixes to validate
-               metric:str='valid_loss' # compared first, ties broken by valid loss and then by the smaller alpha
+               alphas=(0, 0.5, 1), # mixes to validate; the largest is the reference
+               metric:str='valid_loss', # ranks the mixes that qualify (ties: valid loss, then the reference)
+               p:float=0.05,   # a mix replaces the reference only if it beats it with a sign test p-value below this
               )->tuple:
-    "Validate the mixes `alphas` of `floor` and `tuned`, load the best, return its alpha and every mix's scores"
-    rows = []
+    "Validate the mixes `alphas` of `floor` and `tuned`; keep the most fine-tuned unless another is better beyond chance; return the alpha kept and every mix's scores"
+    alphas = sorted(alphas, reverse=True)
+    rows,hits = [],[]
     for a in alphas:
         load_state(learn, mix_state(floor, tuned, a))
-        rows.append(dict(alpha=a, **valid_scores(learn)))
-    best = rows[best_row(rows, metric)]
-    load_state(learn, mix_state(floor, tuned, best['alpha']))
-    return best['alpha'], rows
+        s,h = valid_hits(learn)
+        rows.append(dict(alpha=a, **s)); hits.append(h)
+    for r,h in zip(rows, hits):
+        r['wins'],r['losses'] = (int((h & ~hits[0]).sum()), int((hits[0] & ~h).sum())) if h is not None and hits[0] is not None else (None, None)
+        r['p'] = sign_test(r['wins'], r['losses']) if r['wins'] is not None else None
+    ok = [i for i,r in enumerate(rows) if i == 0 or r['p'] is None or r['p'] < p]
+    i = int(main_values([ok[best_row([rows[o] for o in ok], metric)]])[0])   # the main process's choice, for every process
+    load_state(learn, mix_state(floor, tuned, rows[i]['alpha']))
+    return rows[i]['alpha'], rows
 
 # %% ../nbs/08_recipe.ipynb #0baa05df
 def auto_plan(learn:Learner,        # the learner to plan for
@@ -191,7 +222,8 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
                 head_aug=4,         # augmented passes cached for the head when the training transforms are random ('off': none)
                 wds=(1e-3, 1e-2, 1e-1), # weight decays tried for the head
                 sweep_epochs=20,    # epochs of each weight-decay try
-                alphas=(0, 0.25, 0.5, 0.75, 1), # mixes of head (0) and fine-tuned (1) weights compared at the end
+                alphas=(0, 0.5, 1), # mixes of head (0) and fine-tuned (1) weights compared at the end
+                p=0.05,             # a mix replaces the fine-tuned weights only if a sign test on validation gives a p-value below this
                 cache=True,         # allow the feature cache for the head
                 unfreeze='all',     # 'all', 'gradual' or a list of group counts
                 **kwargs            # more arguments of `staged_fine_tune` (`plateau`, `check_bn`, `resume`, `lr_decay`, ...) and `fit_one_cycle`
@@ -214,10 +246,10 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
         p.notes = lines + [f"chosen when it runs: {', '.join(o for o,c in (('the head weight decay', wd is None and cached), ('the fine-tuning BatchNorm policy', bn is None)) if c) or 'nothing'}; "
                            f"and which of the head, the fine-tuned weights and their mixes {list(alphas)} to keep"]
         return p
-    return _run_auto(learn, kw, lines, cached, bn, wd, tracker, cbs, head_aug, wds, sweep_epochs, alphas, kwargs)
+    return _run_auto(learn, kw, lines, cached, bn, wd, tracker, cbs, head_aug, wds, sweep_epochs, alphas, p, kwargs)
 
 # %% ../nbs/08_recipe.ipynb #c7ea6746
-def _run_auto(learn, kw, lines, cached, bn, wd, tracker, cbs, head_aug, wds, sweep_epochs, alphas, kwargs):
+def _run_auto(learn, kw, lines, cached, bn, wd, tracker, cbs, head_aug, wds, sweep_epochs, alphas, p, kwargs):
     "Decide what needs the data, run the staged plan, keep the best of head, fine-tuned and mixed weights"
     learn.freeze()
     cache_cb = FeatureCacheCallback(aug=head_aug, verbose=False) if cached else None
@@ -249,10 +281,19 @@ def _run_auto(learn, kw, lines, cached, bn, wd, tracker, cbs, head_aug, wds, swe
     if wd is not None: kwargs = {**kwargs, 'wd': wd}
     report = learn.staged_fine_tune(plan=plan, tracker=tracker, cbs=[*L(cache_cb), ends, *L(cbs)],
                                     total_epochs=kw['total_epochs'], **kwargs)
-    return _keep_best(learn, report, ends, alphas, metric, lines)
+    return _keep_best(learn, report, ends, alphas, metric, lines, p)
 
 # %% ../nbs/08_recipe.ipynb #89e3c5ae
-def _keep_best(learn, report, ends, alphas, metric, lines):
+def _mix_name(a): return "the head's (the floor)" if a == 0 else "the fine-tuned weights" if a == 1 else f"the {a:g} mix of head and fine-tuned weights (WiSE-FT)"
+
+def _why(best, ref, rows, metric, p):
+    "Why `best` was kept, with the numbers"
+    if best is not ref: return f"it beats {_mix_name(ref['alpha'])} on {best['wins']} validation items and loses on {best['losses']} (sign test p={best['p']:.3g})"
+    others = [r for r in rows if r is not ref]
+    if not others: return 'no other weights were compared (alphas)'
+    return 'kept over ' + ', '.join(f"{_mix_name(r['alpha'])} ({r[metric]:.4f}" + (f", {r['wins']} wins to {r['losses']}, p={r['p']:.2g})" if r['p'] is not None else ')') for r in others) + f": none better beyond chance (p < {p})"
+
+def _keep_best(learn, report, ends, alphas, metric, lines, p=0.05):
     "Choose among the head, the fine-tuned weights and their mixes on validation; put the decisions in `report`"
     if 'head' not in ends.best:
         lines.append("weights: the run's best, as no head-only epoch completed")
@@ -262,13 +303,10 @@ def _keep_best(learn, report, ends, alphas, metric, lines):
         lines.append(f"weights: the head's (the floor), as no fine-tuning epoch completed: {metric} {f[metric]:.4f} on validation")
         report.decisions,report.final = lines,f[metric]; return report
     (f,head),(t,tuned) = ends.best['head'],ends.best['tuned']
-    a,rows = choose_mix(learn, head, tuned, alphas, metric)
+    a,rows = choose_mix(learn, head, tuned, alphas, metric, p)
     learn.recipe_mixes = pd.DataFrame(rows).set_index('alpha')
-    best = next(r for r in rows if r['alpha'] == a)
-    what = ("the head's (the floor): neither the fine-tuned weights nor a mix beat it" if a == 0 else
-            "the best fine-tuned epoch's" if a == 1 else f"the mix {a:g} of the best fine-tuned epoch's with the head's (WiSE-FT)")
-    lines.append(f"weights: {what}: {metric} {best[metric]:.4f} and valid_loss {best['valid_loss']:.4f} on validation; "
-                 f"head {f[metric]:.4f}, fine-tuned {t[metric]:.4f}")
+    best,ref = next(r for r in rows if r['alpha'] == a),rows[0]
+    lines.append(f"weights: {_mix_name(a)}: {metric} {best[metric]:.4f} on validation; " + _why(best, ref, rows, metric, p))
     report.decisions,report.final = lines,best[metric]
     return report
 

@@ -111,7 +111,7 @@ class StageReport:
         if not res: res += _loss_warnings(self.history)
         res += [f"Stage {s.index} ({s.name}): {s.bn_warning}" for s in self.stages if getattr(s, 'bn_warning', None)]
         f,c = self.floor,self.ceiling
-        if f is not None and c is not None and len(self.stages) > 1 and infer_comp(self.metric)(f, c) and not np.isclose(f, c):
+        if f is not None and c is not None and len(self.stages) > 1 and infer_comp(self.metric)(f, c) and not np.isclose(f, c) and not self.decisions:   # a recipe says why in its own lines
             res.append(f"Fine-tuning ended below the frozen-head {self.metric} ({c:.4f} vs {f:.4f}): the LR after unfreezing is "
                        "too high or BatchNorm statistics do not fit this data; lower lr/base_lr, or use bn='freeze_stats' or "
                        "a tracker (tracker=True) to keep the best weights.")

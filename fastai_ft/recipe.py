@@ -8,6 +8,7 @@ Docs: https://fastai-ft.github.io/fastai_ft/recipe.html.md"""
 from __future__ import annotations
 import math
 from fastai.basics import *
+from fastai.callback.tracker import TrackerCallback
 from .core import *
 from .callback.adaptive import Plateau, infer_comp
 from .callback.tracker import RunTracker
@@ -42,6 +43,7 @@ def mix_state(a:dict,      # the weights at `alpha=0` (e.g. the trained head on 
               alpha:float  # how far from `a` towards `b`
              )->dict:
     "The weight-space mix `(1-alpha)*a + alpha*b`; integer buffers (BatchNorm's batch counts) come from `b`"
+    if alpha in (0, 1): return {k:v.clone() for k,v in (a if alpha == 0 else b).items()}   # exactly an end, even if the other is not finite
     return {k: torch.lerp(v.float(), b[k].float(), alpha).to(v.dtype) if v.is_floating_point() else b[k].clone()
             for k,v in a.items()}
 
@@ -101,26 +103,30 @@ def sweep_wd(learn:Learner, # a learner whose body is frozen (head-only fits)
     return wds[best_row(rows, 'valid_loss')], rows, best
 
 # %% ../nbs/08_recipe.ipynb #d6a88e94
-def choose_bn(gap:BNGap|None,        # `bn_gap` of the trained head on the frozen body, on validation items; `None` without BatchNorm
-              threshold:float=8.     # the drift above which the body keeps its running statistics
+def choose_bn(gap:BNGap|None,     # `bn_gap` of the trained head on the frozen body, on training items; `None` without BatchNorm
+              n_classes:int=2,    # classes of the task: the loss of guessing, ln(n_classes), is the unit of the drift
+              threshold:float=2.  # the drift above which the body keeps its running statistics
              )->tuple:
-    "BatchNorm policy for fine-tuning, and why, from how much batch statistics change the trained head's loss"
+    "BatchNorm policy for fine-tuning, and why, from the loss that batch statistics add to the trained head's"
     if gap is None: return 'train', "the model has no BatchNorm layer with running statistics, so there is no BatchNorm policy to choose"
-    drift = gap.train_mode_loss/max(gap.eval_loss, 1e-8)
-    how = f"batch statistics multiply the trained head's validation loss by {drift:.2f} ({gap.train_mode_loss:.3g} vs {gap.eval_loss:.3g} with running statistics)"
-    if drift > threshold: return 'eval', f"{how}, above {threshold}, so the body keeps its running statistics while it trains (bn='eval')"
-    return 'train', f"{how}, at most {threshold}, so BatchNorm trains as fastai trains it (bn='train')"
+    drift = (gap.train_mode_loss - gap.eval_loss)/math.log(max(n_classes, 2))
+    how = (f"batch statistics raise the trained head's loss on training items from {gap.eval_loss:.3g} to {gap.train_mode_loss:.3g}, "
+           f"{drift:.2f} times the loss of guessing")
+    if drift > threshold: return 'eval', f"{how}, above {threshold:g}, so the body keeps its running statistics while it trains (bn='eval')"
+    return 'train', f"{how}, at most {threshold:g}, so BatchNorm trains as fastai trains it (bn='train')"
 
 # %% ../nbs/08_recipe.ipynb #2cb94ac2
 class EndsCallback(Callback):
-    "Keep the best epoch's weights (best `metric`, ties by valid loss) of the head-only stage, the floor, and of the fine-tuning stages"
-    order = Recorder.order+2   # after `StageRecorder` has put the main process's values in the record
-    def __init__(self, metric:str='valid_loss'): self.metric,self.best = metric,{}
-    def after_epoch(self):
-        k,row = 'head' if self.stage.n_train == 1 else 'tuned',dict(zip(score_names(self.learn), self.learn.final_record[1:]))
-        if k not in self.best or best_row([self.best[k][0], row], self.metric) == 1: self.best[k] = (row, state_of(self.learn))
-    def get_state(self): return self.best
-    def set_state(self, d): self.best = d
+    "Keep the weights and validation scores at the end of the head-only stage (the floor) and of the last fine-tuning stage"
+    order = TrackerCallback.order+2   # after a tracker has put back its best weights at the end of a stage
+    def __init__(self): self.ends = {}
+    def after_stage(self):
+        st,rows = self.stage,self.learn.stage_recorder.rows
+        if st.reason in ('diverged', 'non_finite') or not st.epochs_run: return
+        e = self.learn.run_tracker.best_at['epoch'] if st.rollback else len(rows)-1   # weights rolled back: the tracker's best epoch
+        self.ends['head' if st.n_train == 1 else 'tuned'] = ({k:rows[e][k] for k in score_names(self.learn)}, e, state_of(self.learn))
+    def get_state(self): return self.ends
+    def set_state(self, d): self.ends = d
 
 # %% ../nbs/08_recipe.ipynb #779fd353
 def sign_test(wins:int,  # items the candidate gets right and the reference wrong
@@ -158,7 +164,7 @@ def auto_plan(learn:Learner,        # the learner to plan for
               head_lr=1e-2,         # peak LR of the head-only stage
               head_bn='freeze',     # BatchNorm policy of the head-only stage
               head_wd=None,         # weight decay of the head-only stage (None: the learner's)
-              epochs=4,             # epochs of the last fine-tuning stage, or 'auto'
+              epochs=3,             # epochs of the last fine-tuning stage, or 'auto'
               lr=1e-3,              # peak LR of the head group while fine-tuning, or a slice or one LR per group
               lr_mult=10,           # ratio of the head's LR to the input group's when `lr` is a number
               lr_decay=None,        # fixed ratio between neighbouring groups' LRs instead of `lr_mult`
@@ -208,7 +214,7 @@ def _with_bn(plan, bn):
 # %% ../nbs/08_recipe.ipynb #5375ee30
 def auto_recipe(learn:Learner,      # the learner to fine-tune
                 plan_only=False,    # return the plan without training (what `stage_plan(recipe='auto')` does)
-                epochs=None,        # epochs of the last fine-tuning stage (default 4), or 'auto'
+                epochs=None,        # epochs of the last fine-tuning stage (default 3), or 'auto'
                 total_epochs=None,  # epoch budget of the run, head epochs included
                 freeze_epochs=None, # epochs of the head-only stage (default 40 on cached features, else 3)
                 base_lr=None,       # peak LR of the head-only stage (default 1e-2)
@@ -219,9 +225,9 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
                 tracker=None,       # the run's `RunTracker` (default: on valid_loss, in memory, no roll-back)
                 cbs=None,           # more callbacks for the staged run
                 plan=None,          # not allowed: the recipe makes the plan
-                head_aug=4,         # augmented passes cached for the head when the training transforms are random ('off': none)
+                head_aug=2,         # augmented passes cached for the head when the training transforms are random ('off': none)
                 wds=(1e-3, 1e-2, 1e-1), # weight decays tried for the head
-                sweep_epochs=20,    # epochs of each weight-decay try
+                sweep_epochs=10,    # epochs of each weight-decay try
                 alphas=(0, 0.5, 1), # mixes of head (0) and fine-tuned (1) weights compared at the end
                 p=0.05,             # a mix replaces the fine-tuned weights only if a sign test on validation gives a p-value below this
                 cache=True,         # allow the feature cache for the head
@@ -236,7 +242,7 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
            else cache_issue(learn, head_aug))
     cached = why is None
     n_ft = len([k for k in _stage_list(unfreeze, len(learn.opt.param_lists)) if k > 1]) or 1
-    head_epochs,epochs = _budget(total_epochs, ifnone(freeze_epochs, 40 if cached else 3), ifnone(epochs, 4), n_ft)
+    head_epochs,epochs = _budget(total_epochs, ifnone(freeze_epochs, 40 if cached else 3), ifnone(epochs, 3), n_ft)
     kw = dict(head_epochs=head_epochs, head_lr=ifnone(base_lr, 1e-2), head_bn=head_bn, epochs=epochs, lr=ifnone(lr, 1e-3),
               lr_mult=ifnone(lr_mult, 10), unfreeze=unfreeze, total_epochs=total_epochs, plateau=kwargs.get('plateau'),
               lr_decay=kwargs.pop('lr_decay', None), **{k:kwargs.pop(k) for k in ('pct_start', 'div') if k in kwargs})
@@ -267,8 +273,8 @@ def _run_auto(learn, kw, lines, cached, bn, wd, tracker, cbs, head_aug, wds, swe
     elif not _has_bn(learn): ft_bn,bn_why = choose_bn(None)
     elif head is not None:
         start = state_of(learn); load_state(learn, head)
-        gap = bn_gap(learn, dl=learn.dls.valid); load_state(learn, start)
-        ft_bn,bn_why = choose_bn(gap)
+        gap = bn_gap(learn, n_batches=2); load_state(learn, start)
+        ft_bn,bn_why = choose_bn(gap, getattr(learn.dls, 'c', 2))
     else: ft_bn,bn_why = 'train',"fastai's default, as no trained head was available before fine-tuning to measure the drift"
     lines.append(f"BatchNorm while fine-tuning: {bn_why}")
     plan = _with_bn(auto_plan(learn, head_wd=wd_head, **kw), ft_bn)
@@ -276,7 +282,7 @@ def _run_auto(learn, kw, lines, cached, bn, wd, tracker, cbs, head_aug, wds, swe
     lines.append(f"fine-tuning: {', '.join(f'{s.name} ({s.n_train} of {n} groups, {s.epochs} epochs)' for s in plan[1:])} "
                  f"at LRs {_fmt_lrs(plan[-1].lrs, plan[-1].n_train)} (input side to head), bn={plan[-1].bn!r}")
     metric = score_names(learn)[1] if len(score_names(learn)) > 1 else 'valid_loss'
-    ends = EndsCallback(metric)
+    ends = EndsCallback()
     tracker = ifnone(tracker, RunTracker(ckpt_dir=False, rollback=None))   # the head ends converged: no roll-back to an earlier head epoch
     if wd is not None: kwargs = {**kwargs, 'wd': wd}
     report = learn.staged_fine_tune(plan=plan, tracker=tracker, cbs=[*L(cache_cb), ends, *L(cbs)],
@@ -295,14 +301,19 @@ def _why(best, ref, rows, metric, p):
 
 def _keep_best(learn, report, ends, alphas, metric, lines, p=0.05):
     "Choose among the head, the fine-tuned weights and their mixes on validation; put the decisions in `report`"
-    if 'head' not in ends.best:
-        lines.append("weights: the run's best, as no head-only epoch completed")
+    if 'head' not in ends.ends:
+        lines.append("weights: the run's best, as the head-only stage did not end normally")
         report.decisions = lines; return report
-    if 'tuned' not in ends.best:
-        f,head = ends.best['head']; load_state(learn, head)
-        lines.append(f"weights: the head's (the floor), as no fine-tuning epoch completed: {metric} {f[metric]:.4f} on validation")
+    (f,report.floor_at,head) = ends.ends['head']
+    if 'tuned' not in ends.ends:
+        load_state(learn, head)
+        lines.append(f"weights: the head's (the floor), as fine-tuning did not end normally: {metric} {f[metric]:.4f} on validation")
         report.decisions,report.final = lines,f[metric]; return report
-    (f,head),(t,tuned) = ends.best['head'],ends.best['tuned']
+    t,te,tuned = ends.ends['tuned']
+    if te <= report.floor_at:   # the tracker rolled fine-tuning back to a head-only epoch
+        load_state(learn, tuned)
+        lines.append(f"weights: epoch {te} of the head-only stage, which the tracker rolled fine-tuning back to: {metric} {t[metric]:.4f} on validation")
+        report.decisions,report.final = lines,t[metric]; return report
     a,rows = choose_mix(learn, head, tuned, alphas, metric, p)
     learn.recipe_mixes = pd.DataFrame(rows).set_index('alpha')
     best,ref = next(r for r in rows if r['alpha'] == a),rows[0]

@@ -61,6 +61,7 @@ class StageReport:
                  best_at=None,         # where the run's best weights come from (dict with stage, epoch, value), if tracked
                  decisions=None,       # what a recipe chose and why, one sentence each
                  final=None,           # `metric` of the weights held at the end when they are no epoch of `history` (a recipe's mix)
+                 floor_at=None,        # the epoch whose `metric` is the floor (default: the frozen stage's best; a recipe's: its head's last)
                 ):
         store_attr()
         self.decisions = list(ifnone(decisions, []))
@@ -89,9 +90,10 @@ class StageReport:
 
     @property
     def floor(self):
-        "Best `metric` of the frozen (head-only) stage, if the run had one"
+        "Best `metric` of the frozen (head-only) stage (or at epoch `floor_at`), if the run had one"
         s = self.stages[0] if self.stages else None
         if s is None or s.n_train != 1 or self.metric not in self.history: return None
+        if self.floor_at is not None: return float(self.history.loc[self.history.epoch == self.floor_at, self.metric].iloc[0])
         v = self._best(self.history[self.history.stage == s.index], self.metric)[0]
         return None if np.isnan(v) else v
 

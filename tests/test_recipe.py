@@ -7,7 +7,7 @@ from fastai.basics import set_seed
 from fastai_ft.all import *
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_learners import text_dls, text_learner
+from test_learners import text_dls, text_learner, tiny_images
 
 ROOT = Path(__file__).resolve().parents[1]
 HYMENOPTERA = ROOT.parent/'shared'/'data'/'hymenoptera'
@@ -25,6 +25,20 @@ def test_text_learner_says_what_it_skipped():
     assert 'no grid: without the cache each try costs full epochs' in wd, wd
     assert 'no trained head was available' in bn, bn
     assert weights.startswith('weights: ') and r.ceiling >= r.floor, str(r)
+
+@pytest.mark.parametrize('arch', ['torchvision resnet18', 'timm resnet18'])
+def test_vision_learners(arch, tmp_path):
+    "fastai's vision_learner, torchvision or timm (random weights: mechanics only): the head trains on cached features, five groups fine-tune"
+    from fastai.vision.all import vision_learner, resnet18
+    from fastai.metrics import accuracy
+    if arch.startswith('timm'): pytest.importorskip('timm')
+    set_seed(0)
+    learn = vision_learner(tiny_images(tmp_path), resnet18 if arch.startswith('torch') else 'resnet18', pretrained=False,
+                           splitter=auto_split, metrics=accuracy)
+    r = quiet(learn, recipe='auto', epochs=1, freeze_epochs=2)
+    assert [(s.name, s.n_train, s.epochs_run) for s in r] == [('head', 1, 2), ('unfrozen', 5, 1)]
+    assert 'cached augmented passes (Resize)' in r.decisions[0] and r.decisions[1].startswith('weight decay of the head:'), r.decisions
+    assert r.decisions[-1].startswith('weights: ')
 
 @pytest.mark.skipif(not (HYMENOPTERA/'train').is_dir(), reason=f"real-data test: hymenoptera not found at {HYMENOPTERA}")
 def test_recipe_beats_a_frozen_head_on_held_out_photos():

@@ -7,7 +7,7 @@
    added and run for each export, backticked names linked, the title and description moved to front matter.
 3. Translate what only Quarto reads (front matter, cell options, `{target=...}` links, links to the hosted site) for
    Sphinx + myst-nb + sphinx-book-theme (configured in `docs/conf.py`), which render `_site/`."""
-import argparse, hashlib, json, os, re, shutil, subprocess, sys, time, unittest
+import argparse, contextlib, hashlib, json, os, re, shutil, subprocess, sys, time, unittest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +23,22 @@ def executed(nb:Path):
     "The executed copy of `nb` in `_exec/` if it is up to date, else None"
     f = EXEC/nb.name
     if f.exists() and json.loads(f.read_text()).get('metadata', {}).get('fastai_ft_key') == _key(nb): return f
+
+@contextlib.contextmanager
+def fresh_kernel(prefixes=('fastai', 'fastcore')):
+    "Put back fastai's and this package's classes and registries as they were: a notebook's `@patch` cells (notebook code, notebook globals) never leak into the next notebook or test, as with Jupyter's kernel per notebook"
+    mods = [m for n,m in list(sys.modules.items()) if m is not None and n.startswith(prefixes)]
+    classes = {v: dict(vars(v)) for m in mods for v in list(vars(m).values()) if isinstance(v, type)}
+    dicts = {id(v): (v, dict(v)) for m in mods if m.__name__.startswith('fastai_ft') for v in list(vars(m).values()) if type(v) is dict}
+    try: yield
+    finally:
+        for cls,d in classes.items():
+            now = vars(cls)
+            for k in [k for k in now if k not in d] + [k for k,v in d.items() if now.get(k, d) is not v]:
+                with contextlib.suppress(AttributeError, TypeError):
+                    if k in d: setattr(cls, k, d[k])
+                    else: delattr(cls, k)
+        for v,d in dicts.values(): v.clear(); v.update(d)
 
 def run_nb(nb:Path, skip_flags=('slow',), dest:Path=EXEC):
     "Run `nb` as `nbdev-test` does; on success keep the executed copy in `dest`. Returns (ok, seconds); a notebook raising `SkipTest` skips"
@@ -40,7 +56,7 @@ def run_nb(nb:Path, skip_flags=('slow',), dest:Path=EXEC):
         nbk = NBProcessor(nb, rm_directives=False, process=True).nb
         k = CaptureShell(nb, profile=bool(get_config(nb.parent).exec_profile))
         try:
-            with working_directory(nb.parent):
+            with working_directory(nb.parent), fresh_kernel():
                 k.run_all(nbk, exc_stop=True, preproc=_skip_cell(nbk, list(skip_flags)), cell_timeout=get_config().cell_timeout)
         except unittest.SkipTest: raise
         except Exception:
@@ -77,7 +93,7 @@ def process(nb:Path):
     nbk, prev = read_nb(nb), os.environ.get('IN_TEST')
     os.environ['IN_TEST'] = '1'
     try:
-        with working_directory(NBS): _procs()(nbk)
+        with working_directory(NBS), fresh_kernel(): _procs()(nbk)
     finally:
         if prev is None: os.environ.pop('IN_TEST', None)
     return nbk

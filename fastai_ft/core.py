@@ -12,12 +12,15 @@ with warnings.catch_warnings():   # fastai.layers calls torch.jit.script when im
     from fastai.basics import *
 
 # %% auto #0
-__all__ = ['bn_policies', 'PlanError', 'main_values', 'unwrap', 'disc_lrs', 'Stage', 'StagePlan', 'plan_stages', 'check_budget',
-           'stage_epochs']
+__all__ = ['recipes', 'bn_policies', 'PlanError', 'main_values', 'unwrap', 'disc_lrs', 'Stage', 'StagePlan', 'plan_stages',
+           'check_budget', 'stage_epochs']
 
 # %% ../nbs/00_core.ipynb #5b2ae401
 class PlanError(ValueError):
     "A staged fine-tune that cannot run as asked; the message says what to change"
+
+# %% ../nbs/00_core.ipynb #035f6dca
+recipes = {}   # `staged_fine_tune(recipe=name)`'s registry: name -> `f(learn, plan_only, **explicit)`; `fastai_ft.recipe` adds 'auto'
 
 # %% ../nbs/00_core.ipynb #1c752fd4
 def main_values(vals:list # numbers this process computed (e.g. an epoch's losses and metrics)

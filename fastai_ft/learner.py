@@ -20,7 +20,7 @@ from .report import *
 from torch.utils.data import TensorDataset
 
 # %% auto #0
-__all__ = ['recipes', 'synth_staged_learner', 'StageInfo', 'for_stages', 'StageRecorder', 'with_recipes', 'HyperLog']
+__all__ = ['synth_staged_learner', 'StageInfo', 'for_stages', 'StageRecorder', 'with_recipes', 'HyperLog']
 
 # %% ../nbs/03_learner.ipynb #0ad8bb82
 def _block(ni, nf, bn): return nn.Sequential(nn.Linear(ni, nf), *([nn.BatchNorm1d(nf)] if bn else []), nn.ReLU())
@@ -99,8 +99,6 @@ class StageRecorder(Callback):
     def set_state(self, d): self.rows,self.lrs,self.mom_log,self.starts = from_columns(d['history']),d['lrs'].tolist(),d['mom_log'].tolist(),d['starts']
 
 # %% ../nbs/03_learner.ipynb #e6e726d6
-recipes = {}   # name -> `f(learn, plan_only, **explicit)`; `fastai_ft.recipe` adds 'auto'
-
 def with_recipes(f):
     "Send a call of `f` with `recipe=name` to `recipes[name]`, with the arguments the caller passed explicitly"
     sig = inspect.signature(f)

@@ -17,7 +17,7 @@ from .cache import FeatureCacheCallback, cache_issue
 from .core import _stage_list, _n_name
 from .split import check_groups, group_sizes
 from .cache import _random_tfms
-from .learner import recipes, synth_staged_learner
+from .learner import synth_staged_learner
 
 # %% auto #0
 __all__ = ['state_of', 'load_state', 'mix_state', 'score_names', 'valid_scores', 'valid_hits', 'best_row', 'sweep_wd',

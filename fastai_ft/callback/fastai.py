@@ -21,8 +21,8 @@ __all__ = ['RunWide', 'run_wide', 'per_stage', 'run_wide_cbs', 'bn_freeze_plan']
 
 # %% ../../nbs/02_callback.fastai.ipynb #da21dfd9
 def _epochs_done(learn):
-    "Epochs the staged run has finished (its history's rows)"
-    return len(learn.stage_recorder.rows)
+    "Epochs the staged run has finished before the running fit: those of finished stages and, when resumed, the stage's own"
+    return getattr(learn, '_ft_used', 0) + learn.stage.offset   # known in `before_fit` even before a resumed run's history is back
 
 class RunWide:
     "Mixin for a fastai callback: it sees a staged run as one fit, with `epoch` counted from the run's first epoch"
@@ -44,16 +44,19 @@ class _RunCSVLogger(RunWide):
     def before_run(self): self.file,self.started = None,False
     def before_fit(self):
         self.epoch0 = _epochs_done(self.learn)
-        if self.file is None and rank_distrib() == 0:   # only the main process writes
-            f = self.path/self.fname
-            f.parent.mkdir(parents=True, exist_ok=True)
-            self.file = f.open('a' if self.append or self.started else 'w', newline='')
-            if not self.started: csv.writer(self.file).writerow(['epoch', 'stage', *self.recorder.metric_names[1:]])
-        self.started = True
         self.old_logger,self.learn.logger = self.logger,self._write_line
 
+    def _open(self):
+        "Open the file at the first row (a resumed run has its `started` back by then): appended to once the run has begun"
+        f = self.path/self.fname
+        f.parent.mkdir(parents=True, exist_ok=True)
+        self.file = f.open('a' if self.append or self.started else 'w', newline='')
+        if not self.started: csv.writer(self.file).writerow(['epoch', 'stage', *self.recorder.metric_names[1:]])
+        self.started = True
+
     def _write_line(self, log):
-        if self.file is not None:
+        if rank_distrib() == 0:   # only the main process writes
+            if self.file is None: self._open()
             csv.writer(self.file).writerow([self.epoch, self.stage.name, *log[1:]])
             self.file.flush(); os.fsync(self.file.fileno())
         self.old_logger(log)

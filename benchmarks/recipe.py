@@ -95,7 +95,7 @@ CONFIGS = {
     'auto, no weight-decay grid (wds=(0.01,))': recipe(wds=(1e-2,)),
     "auto, bn='eval' instead of the drift's choice": recipe(bn='eval'),
     "auto, bn='train' instead of the drift's choice": recipe(bn='train'),
-    "recipe='auto', epochs=12 (the demo's settings)": recipe(epochs=12),
+    "recipe='auto', the demo's settings (epochs=12, lr_mult=30)": recipe(epochs=12, lr_mult=30),
     'auto, no converged head (cache=False, 1 head epoch)': recipe(cache=False, freeze_epochs=1),
     'auto, head without augmented passes (head_aug=off)': recipe(head_aug='off'),
 }

@@ -78,7 +78,8 @@ def _explicit(**kw):
 def demo(data=None,          # image folder with train/ and valid/ (or val/); default: scikit-learn's digits
          arch:str='lite0',   # pretrained EfficientNet-Lite: 'lite0', 'lite1' or 'lite2'
          size:int=48,        # image size in pixels
-         epochs:int=12,      # epochs of the last fine-tuning stage (the recipe's default is 4)
+         epochs:int=12,      # epochs of the fine-tuning stage (the recipe's default is 3)
+         lr_mult:float=30,   # ratio of the head group's LR to the input side's while fine-tuning (the recipe's default is 10)
          bs:int=64,          # batch size
          out=None,           # folder for export.pkl, history.csv and report.txt; default <tmp>/fastai_ft_demo
          seed:int=0,         # random seed for data order, augmentation and head init
@@ -105,7 +106,7 @@ def demo(data=None,          # image folder with train/ and valid/ (or val/); de
     learn = _learner()
     print(f"Fine-tuning EfficientNet-{arch.capitalize()} on {path}: {len(learn.dls.train_ds)} training and {len(learn.dls.valid_ds)} validation images, {learn.dls.c} classes, {size} px")
     report = learn.staged_fine_tune(recipe='auto', tracker=RunTracker(ckpt_dir=out/'checkpoints', rollback=None),
-                                    **_explicit(epochs=epochs, lr=lr, freeze_epochs=freeze_epochs, bn=bn, unfreeze=unfreeze))
+                                    **_explicit(epochs=epochs, lr_mult=lr_mult, lr=lr, freeze_epochs=freeze_epochs, bn=bn, unfreeze=unfreeze))
     print(report)
     learn.demo_accuracy = _print_accuracy("staged_fine_tune(recipe='auto')", learn, "the weights the recipe kept, chosen on validation: see its last line")
     learn.stage_history.to_csv(out/'history.csv', index=False)
@@ -131,6 +132,7 @@ def _parser():
     d.add_argument('--arch', default='lite0', choices=list(lite_archs), help='pretrained EfficientNet-Lite (default: lite0; lite2 is stronger and slower)')
     d.add_argument('--size', type=int, default=48, help='image size in pixels (default: 48)')
     d.add_argument('--epochs', type=int, default=12, help='epochs of the fine-tuning stage (default: 12)')
+    d.add_argument('--lr-mult', type=float, default=30, help="ratio of the head's LR to the input side's while fine-tuning (default: 30; the recipe's is 10)")
     d.add_argument('--bs', type=int, default=64, help='batch size (default: 64)')
     d.add_argument('--out', help='folder for export.pkl, history.csv, report.txt (default: fastai_ft_demo in the temp folder)')
     d.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')

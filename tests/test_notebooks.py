@@ -17,3 +17,9 @@ SKIP = [] if os.environ.get('FASTAI_FT_SLOW') else ['slow']
 def test_notebook(nb):
     ok, secs = docs.run_nb(nb, skip_flags=SKIP)
     assert ok, f"{nb.name} failed (see the traceback above)"
+    # What the notebook's `@patch` cells and registrations changed is put back: later notebooks and tests see the library,
+    # not notebook code (03_learner once left `staged_fine_tune` bound to its own, empty, recipes registry)
+    import fastai_ft.all, fastai_ft.learner, fastai_ft.recipe
+    from fastai.learner import Learner
+    assert Learner.staged_fine_tune.__code__.co_filename == fastai_ft.learner.__file__
+    assert fastai_ft.core.recipes == {'auto': fastai_ft.recipe.auto_recipe}

@@ -43,7 +43,7 @@ def test_hymenoptera_staged_fine_tune(tmp_path):
     assert acc >= 0.90, f"validation accuracy {acc:.4f} < 0.90"
 
 def test_demo_command(tmp_path):
-    "`fastai-ft demo` (defaults: bundled digits, 48 px, recipe='auto' with 12 fine-tuning epochs) finishes, reaches 0.97+ and saves its files"
+    "`fastai-ft demo` (defaults: bundled digits, 48 px, recipe='auto' with 12 fine-tuning epochs at lr_mult 30) finishes, reaches 0.97+ and saves its files"
     env = {**os.environ, 'XDG_CACHE_HOME': str(tmp_path/'cache'), 'PYTHONPATH': os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')])}
     cmd = [sys.executable, '-c', 'import sys; from fastai_ft.cli import main; main(sys.argv[1:])',
            'demo', '--out', str(tmp_path/'out')]

@@ -11,7 +11,7 @@ interleaved by seed. Reported per config: test accuracy (mean, sd, min, per seed
 its ratio to fine_tune(3)'s on the same seed, and the time at which the run first held weights whose test accuracy
 reached fine_tune(3)'s final one (test accuracy measured at stage ends and every unfrozen epoch; the time spent
 measuring it is not counted). Writes benchmarks/results/<name>.json and <name>.md."""
-import argparse, json, os, statistics as st, sys, time
+import argparse, json, os, random, statistics as st, sys, time
 from pathlib import Path
 from fastai.vision.all import *
 from fastai_ft.all import *
@@ -102,6 +102,7 @@ CONFIGS = {
 
 def run_one(args, dls, tdl, name, seed):
     set_seed(seed, reproducible=True)
+    for dl in dls.loaders: dl.rng = random.Random(seed)   # fastai's DataLoader shuffles with its own RNG, which set_seed leaves alone
     learn = lite_learner(dls, args.arch)
     with learn.no_bar(), learn.no_logging():
         if name == 'linear probe':
@@ -136,7 +137,7 @@ def markdown(summary, args):
     f = lambda v, d=3: '-' if v is None else ('never' if v == float('inf') else f'{v:.{d}f}')
     seeds = sorted({s for o in summary for s in o['per_seed']})
     lines = [f"Command: `python benchmarks/recipe.py {' '.join(sys.argv[1:])}`  ",
-             f"Data: {args.data_name}, arch {args.arch}, {args.size} px, `aug_transforms`; validation = 20% of train/ per seed, "
+             f"Data: {args.data_name}, arch {args.arch}, {args.size} px, {'no augmentation' if args.digits else '`aug_transforms`'}; validation = 20% of train/ per seed, "
              f"test = {args.test_name} ({args.n_test} images, one image = {1/args.n_test:.4f}); torch threads {args.threads}, {os.cpu_count()} CPU cores", "",
              "| config | seeds | test accuracy mean | sd | min | valid accuracy mean | wall s (median) | wall / fine_tune(3) | time to fine_tune(3)'s accuracy / its wall time (median) |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -168,7 +169,8 @@ def main():
             rows.append(run_one(args, dls, tdl, name, seed)); print(json.dumps(rows[-1]), flush=True)
     args.data_name = 'digits (sklearn)' if args.digits else Path(args.data).name
     args.test_name = 'valid/' if args.digits else 'val/'
-    args.n_test = getattr(args, 'n_test', None) or len(get_image_files(Path(args.data)/'val'))
+    merged_n = [json.loads(Path(f).read_text())['args'].get('n_test') for f in args.merge or []]
+    args.n_test = getattr(args, 'n_test', None) or next((n for n in merged_n if n), None) or len(get_image_files(Path(args.data)/'val'))
     summary = summarise(rows)
     name = args.name or f"recipe-{'digits' if args.digits else Path(args.data).name}-{args.arch}-{args.size}px"
     out = ROOT/'results'; out.mkdir(exist_ok=True)

@@ -7,7 +7,8 @@
    added and run for each export, backticked names linked, the title and description moved to front matter.
 3. Translate what only Quarto reads (front matter, cell options, `{target=...}` links, links to the hosted site) for
    Sphinx + myst-nb + sphinx-book-theme (configured in `docs/conf.py`), which render `_site/`."""
-import argparse, contextlib, hashlib, json, os, re, shutil, subprocess, sys, time, unittest
+import argparse, contextlib, hashlib, importlib, json, os, re, shutil, subprocess, sys, time, unittest
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,21 +25,34 @@ def executed(nb:Path):
     f = EXEC/nb.name
     if f.exists() and json.loads(f.read_text()).get('metadata', {}).get('fastai_ft_key') == _key(nb): return f
 
+def _notebook_code(v):
+    "Is `v` a function (method, property) that a notebook defined, rather than a library module?"
+    v = v.fget if isinstance(v, property) else getattr(v, '__func__', v)
+    while hasattr(v, '__wrapped__'): v = v.__wrapped__
+    code = getattr(v, '__code__', None)
+    return code is not None and not code.co_filename.endswith('.py')
+
 @contextlib.contextmanager
 def fresh_kernel(prefixes=('fastai', 'fastcore')):
-    "Put back fastai's and this package's classes and registries as they were: a notebook's `@patch` cells (notebook code, notebook globals) never leak into the next notebook or test, as with Jupyter's kernel per notebook"
+    """Undo what a notebook's own code did to fastai's and this package's classes and registries (its `@patch` cells, its
+    registrations), as Jupyter's kernel per notebook would: later notebooks and tests see the library, not notebook code.
+    fastai's and this package's modules are imported first, so their own patches (fastai's `fit_one_cycle`,
+    `recipes['auto']`) are part of what is kept; whatever a library imported meanwhile adds stays too."""
+    for m in ('fastai.vision.all', 'fastai.text.all', 'fastai.tabular.all', 'fastai.callback.all', 'fastai_ft.all', 'fastai_ft.cli'):
+        with contextlib.suppress(ImportError): importlib.import_module(m)   # their patches are in place before the snapshot
     mods = [m for n,m in list(sys.modules.items()) if m is not None and n.startswith(prefixes)]
     classes = {v: dict(vars(v)) for m in mods for v in list(vars(m).values()) if isinstance(v, type)}
     dicts = {id(v): (v, dict(v)) for m in mods if m.__name__.startswith('fastai_ft') for v in list(vars(m).values()) if type(v) is dict}
+    def _undo(now, before, put, drop):
+        for k,v in list(now.items()):
+            if (k not in before or before[k] is not v) and _notebook_code(v):
+                with contextlib.suppress(AttributeError, TypeError):
+                    if k in before: put(k, before[k])
+                    else: drop(k)
     try: yield
     finally:
-        for cls,d in classes.items():
-            now = vars(cls)
-            for k in [k for k in now if k not in d] + [k for k,v in d.items() if now.get(k, d) is not v]:
-                with contextlib.suppress(AttributeError, TypeError):
-                    if k in d: setattr(cls, k, d[k])
-                    else: delattr(cls, k)
-        for v,d in dicts.values(): v.clear(); v.update(d)
+        for cls,d in classes.items(): _undo(dict(vars(cls)), d, partial(setattr, cls), partial(delattr, cls))
+        for v,d in dicts.values(): _undo(dict(v), d, v.__setitem__, v.pop)
 
 def run_nb(nb:Path, skip_flags=('slow',), dest:Path=EXEC):
     "Run `nb` as `nbdev-test` does; on success keep the executed copy in `dest`. Returns (ok, seconds); a notebook raising `SkipTest` skips"

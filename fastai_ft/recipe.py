@@ -54,10 +54,11 @@ def score_names(learn:Learner # the learner whose validation columns are named
     return ['valid_loss', *[m.name for m in L(learn.metrics)]]
 
 def valid_scores(learn:Learner, # the learner to validate
-                 dl=None        # data to validate on (default `learn.dls.valid`)
+                 dl=None,       # data to validate on (default `learn.dls.valid`)
+                 cbs=None       # callbacks for this validation only
                 )->dict:
     "Validation loss and metrics of `learn`'s weights as the main process measured them, by name"
-    with learn.no_bar(), learn.no_logging(): vals = learn.validate(dl=dl)
+    with learn.no_bar(), learn.no_logging(): vals = learn.validate(dl=dl, cbs=cbs)
     return dict(zip(score_names(learn), main_values(vals)))
 
 class _Hits(Callback):
@@ -73,8 +74,7 @@ def valid_hits(learn:Learner, # the learner to validate
               )->tuple:
     "`valid_scores`, and whether `learn` classifies each validation item right (`None` unless single-label classification)"
     cb = _Hits()
-    with learn.no_bar(), learn.no_logging(): vals = learn.validate(dl=dl, cbs=cb)
-    return dict(zip(score_names(learn), main_values(vals))), (torch.cat(cb.hits) if cb.hits else None)
+    return valid_scores(learn, dl, cbs=cb), (torch.cat(cb.hits) if cb.hits else None)
 
 def best_row(rows:list,           # one dict of scores per candidate, in order of preference for exact ties
              metric:str,          # compared first; its direction is inferred from its name as fastai does
@@ -301,24 +301,21 @@ def _why(best, ref, rows, metric, p):
 
 def _keep_best(learn, report, ends, alphas, metric, lines, p=0.05):
     "Choose among the head, the fine-tuned weights and their mixes on validation; put the decisions in `report`"
-    if 'head' not in ends.ends:
-        lines.append("weights: the run's best, as the head-only stage did not end normally")
-        report.decisions = lines; return report
+    def _done(line, final=None):
+        report.decisions,report.final = lines + [f"weights: {line}"],final
+        return report
+    if 'head' not in ends.ends: return _done("the run's best, as the head-only stage did not end normally")
     (f,report.floor_at,head) = ends.ends['head']
     if 'tuned' not in ends.ends:
         load_state(learn, head)
-        lines.append(f"weights: the head's (the floor), as fine-tuning did not end normally: {metric} {f[metric]:.4f} on validation")
-        report.decisions,report.final = lines,f[metric]; return report
+        return _done(f"the head's (the floor), as fine-tuning did not end normally: {metric} {f[metric]:.4f} on validation", f[metric])
     t,te,tuned = ends.ends['tuned']
     if te <= report.floor_at:   # the tracker rolled fine-tuning back to a head-only epoch
         load_state(learn, tuned)
-        lines.append(f"weights: epoch {te} of the head-only stage, which the tracker rolled fine-tuning back to: {metric} {t[metric]:.4f} on validation")
-        report.decisions,report.final = lines,t[metric]; return report
+        return _done(f"epoch {te} of the head-only stage, which the tracker rolled fine-tuning back to: {metric} {t[metric]:.4f} on validation", t[metric])
     a,rows = choose_mix(learn, head, tuned, alphas, metric, p)
     learn.recipe_mixes = pd.DataFrame(rows).set_index('alpha')
     best,ref = next(r for r in rows if r['alpha'] == a),rows[0]
-    lines.append(f"weights: {_mix_name(a)}: {metric} {best[metric]:.4f} on validation; " + _why(best, ref, rows, metric, p))
-    report.decisions,report.final = lines,best[metric]
-    return report
+    return _done(f"{_mix_name(a)}: {metric} {best[metric]:.4f} on validation; " + _why(best, ref, rows, metric, p), best[metric])
 
 recipes['auto'] = auto_recipe

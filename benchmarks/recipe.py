@@ -91,6 +91,7 @@ CONFIGS = {
     'fastai fine_tune(3)': fine_tune(3),
     "recipe='auto'": recipe(),
     'auto without the guard (alphas=(1,))': recipe(alphas=(1,)),
+    'auto, the fine-tuned weights as the reference (ref=1)': recipe(ref=1),
     'auto, guard takes the best on validation (p=1)': recipe(p=1.),
     'auto, no weight-decay grid (wds=(0.01,))': recipe(wds=(1e-2,)),
     "auto, bn='eval' instead of the drift's choice": recipe(bn='eval'),

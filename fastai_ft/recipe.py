@@ -139,12 +139,14 @@ def sign_test(wins:int,  # items the candidate gets right and the reference wron
 def choose_mix(learn:Learner,  # the learner; it is left holding the chosen weights
                floor:dict,     # the head's weights on the pretrained body (`alpha=0`)
                tuned:dict,     # the best fine-tuned weights (`alpha=1`)
-               alphas=(0, 0.5, 1), # mixes to validate; the largest is the reference
-               metric:str='valid_loss', # ranks the mixes that qualify (ties: valid loss, then the reference)
+               alphas=(0, 0.5, 1), # mixes to validate
+               metric:str='valid_loss', # ranks the mixes that qualify (ties: valid loss, then the reference, then the most fine-tuned)
                p:float=0.05,   # a mix replaces the reference only if it beats it with a sign test p-value below this
+               ref:float=0.5,  # the reference: the mix kept unless another beats it beyond chance (the largest alpha when not in `alphas`)
               )->tuple:
-    "Validate the mixes `alphas` of `floor` and `tuned`; keep the most fine-tuned unless another is better beyond chance; return the alpha kept and every mix's scores"
-    alphas = sorted(alphas, reverse=True)
+    "Validate the mixes `alphas` of `floor` and `tuned`; keep `ref` unless another is better beyond chance; return the alpha kept and every mix's scores"
+    ref = ref if ref in alphas else max(alphas)
+    alphas = sorted(alphas, key=lambda a: (a != ref, -a))   # the reference first, then the most fine-tuned
     rows,hits = [],[]
     for a in alphas:
         load_state(learn, mix_state(floor, tuned, a))
@@ -229,7 +231,8 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
                 wds=(1e-3, 1e-2, 1e-1), # weight decays tried for the head
                 sweep_epochs=10,    # epochs of each weight-decay try
                 alphas=(0, 0.5, 1), # mixes of head (0) and fine-tuned (1) weights compared at the end
-                p=0.05,             # a mix replaces the fine-tuned weights only if a sign test on validation gives a p-value below this
+                ref=None,           # the mix kept unless another beats it on validation beyond chance (default: WiSE-FT's 0.5; 1, the fine-tuned weights, when the drift calls for bn='eval')
+                p=0.05,             # another mix replaces `ref` only if a sign test on validation gives a p-value below this
                 cache=True,         # allow the feature cache for the head
                 unfreeze='all',     # 'all', 'gradual' or a list of group counts
                 **kwargs            # more arguments of `staged_fine_tune` (`plateau`, `check_bn`, `resume`, `lr_decay`, ...) and `fit_one_cycle`
@@ -250,12 +253,12 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
     if plan_only:
         p = _with_bn(auto_plan(learn, head_wd=wd, **kw), ifnone(bn, 'train'))
         p.notes = lines + [f"chosen when it runs: {', '.join(o for o,c in (('the head weight decay', wd is None and cached), ('the fine-tuning BatchNorm policy', bn is None)) if c) or 'nothing'}; "
-                           f"and which of the head, the fine-tuned weights and their mixes {list(alphas)} to keep"]
+                           f"and which of the head, the fine-tuned weights and their mixes {list(alphas)} to keep (alpha={ref if ref is not None else '0.5, or 1 on a far domain,'} unless another beats it beyond chance)"]
         return p
-    return _run_auto(learn, kw, lines, cached, bn, wd, tracker, cbs, head_aug, wds, sweep_epochs, alphas, p, kwargs)
+    return _run_auto(learn, kw, lines, cached, bn, wd, tracker, cbs, head_aug, wds, sweep_epochs, alphas, ref, p, kwargs)
 
 # %% ../nbs/08_recipe.ipynb #c7ea6746
-def _run_auto(learn, kw, lines, cached, bn, wd, tracker, cbs, head_aug, wds, sweep_epochs, alphas, p, kwargs):
+def _run_auto(learn, kw, lines, cached, bn, wd, tracker, cbs, head_aug, wds, sweep_epochs, alphas, ref, p, kwargs):
     "Decide what needs the data, run the staged plan, keep the best of head, fine-tuned and mixed weights"
     learn.freeze()
     cache_cb = FeatureCacheCallback(aug=head_aug, verbose=False) if cached else None
@@ -276,6 +279,8 @@ def _run_auto(learn, kw, lines, cached, bn, wd, tracker, cbs, head_aug, wds, swe
         gap = bn_gap(learn, n_batches=2); load_state(learn, start)
         ft_bn,bn_why = choose_bn(gap, getattr(learn.dls, 'c', 2))
     else: ft_bn,bn_why = 'train',"fastai's default, as no trained head was available before fine-tuning to measure the drift"
+    if ref is None and bn is None and ft_bn == 'eval':
+        ref,bn_why = 1,f"{bn_why}; a task this far from the pretraining makes the fine-tuned weights, not their mix with the head, the reference at the end"
     lines.append(f"BatchNorm while fine-tuning: {bn_why}")
     plan = _with_bn(auto_plan(learn, head_wd=wd_head, **kw), ft_bn)
     n = plan.n_groups
@@ -287,7 +292,7 @@ def _run_auto(learn, kw, lines, cached, bn, wd, tracker, cbs, head_aug, wds, swe
     if wd is not None: kwargs = {**kwargs, 'wd': wd}
     report = learn.staged_fine_tune(plan=plan, tracker=tracker, cbs=[*L(cache_cb), ends, *L(cbs)],
                                     total_epochs=kw['total_epochs'], **kwargs)
-    return _keep_best(learn, report, ends, alphas, metric, lines, p)
+    return _keep_best(learn, report, ends, alphas, metric, lines, p, ifnone(ref, 0.5))
 
 # %% ../nbs/08_recipe.ipynb #89e3c5ae
 def _mix_name(a): return "the head's (the floor)" if a == 0 else "the fine-tuned weights" if a == 1 else f"the {a:g} mix of head and fine-tuned weights (WiSE-FT)"
@@ -299,7 +304,7 @@ def _why(best, ref, rows, metric, p):
     if not others: return 'no other weights were compared (alphas)'
     return 'kept over ' + ', '.join(f"{_mix_name(r['alpha'])} ({r[metric]:.4f}" + (f", {r['wins']} wins to {r['losses']}, p={r['p']:.2g})" if r['p'] is not None else ')') for r in others) + f": none better beyond chance (p < {p})"
 
-def _keep_best(learn, report, ends, alphas, metric, lines, p=0.05):
+def _keep_best(learn, report, ends, alphas, metric, lines, p=0.05, ref=0.5):
     "Choose among the head, the fine-tuned weights and their mixes on validation; put the decisions in `report`"
     def _done(line, final=None):
         report.decisions,report.final = lines + [f"weights: {line}"],final
@@ -313,7 +318,7 @@ def _keep_best(learn, report, ends, alphas, metric, lines, p=0.05):
     if te <= report.floor_at:   # the tracker rolled fine-tuning back to a head-only epoch
         load_state(learn, tuned)
         return _done(f"epoch {te} of the head-only stage, which the tracker rolled fine-tuning back to: {metric} {t[metric]:.4f} on validation", t[metric])
-    a,rows = choose_mix(learn, head, tuned, alphas, metric, p)
+    a,rows = choose_mix(learn, head, tuned, alphas, metric, p, ref)
     learn.recipe_mixes = pd.DataFrame(rows).set_index('alpha')
     best,ref = next(r for r in rows if r['alpha'] == a),rows[0]
     return _done(f"{_mix_name(a)}: {metric} {best[metric]:.4f} on validation; " + _why(best, ref, rows, metric, p), best[metric])

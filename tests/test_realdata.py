@@ -57,5 +57,6 @@ def test_demo_command(tmp_path):
     # the same data: 0.36-0.49
     assert float(m[1]) >= 0.97, f"demo accuracy {m[1]} < 0.97"
     assert 'floor' in res.stdout and 'ceiling' in res.stdout and 'recipe: weights:' in res.stdout
+    assert 'makes the fine-tuned weights, not their mix with the head, the reference' in res.stdout   # a far domain: bn='eval', ref=1
     assert (tmp_path/'cache'/'fastai_ft'/'digits'/'digits.json').exists()
     assert {'export.pkl', 'history.csv', 'report.txt'} <= {o.name for o in (tmp_path/'out').iterdir()}

@@ -320,7 +320,7 @@ def _keep_best(learn, report, ends, alphas, metric, lines, p=0.05, ref=0.5):
         return _done(f"epoch {te} of the head-only stage, which the tracker rolled fine-tuning back to: {metric} {t[metric]:.4f} on validation", t[metric])
     a,rows = choose_mix(learn, head, tuned, alphas, metric, p, ref)
     learn.recipe_mixes = pd.DataFrame(rows).set_index('alpha')
-    best,ref = next(r for r in rows if r['alpha'] == a),rows[0]
-    return _done(f"{_mix_name(a)}: {metric} {best[metric]:.4f} on validation; " + _why(best, ref, rows, metric, p), best[metric])
+    best,first = next(r for r in rows if r['alpha'] == a),rows[0]   # `choose_mix` puts the reference first
+    return _done(f"{_mix_name(a)}: {metric} {best[metric]:.4f} on validation; " + _why(best, first, rows, metric, p), best[metric])
 
 recipes['auto'] = auto_recipe

@@ -16,7 +16,9 @@ def _launch(out):
     env = dict(os.environ, OMP_NUM_THREADS='1', MASTER_PORT=port)
     try: p = subprocess.run(['torchrun', '--nproc_per_node', '2', '--master_port', port, str(HERE/'ddp_worker.py'), str(out)],
                             capture_output=True, text=True, timeout=300, env=env)
-    except subprocess.TimeoutExpired as e: return None, f"timed out after 300 s\n{(e.stderr or b'')[-3000:]}"
+    except subprocess.TimeoutExpired as e:
+        err = e.stderr.decode(errors='replace') if isinstance(e.stderr, bytes) else (e.stderr or '')
+        return None, f"timed out after 300 s\n{err[-3000:]}"
     hung = p.returncode != 0 and any(o in p.stderr for o in ('Timeout (0:04:00)!', 'timed out', 'Timed out'))
     return (None if hung else p), p.stderr[-6000:]
 

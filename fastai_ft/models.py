@@ -157,6 +157,7 @@ def lite_learner(dls:DataLoaders,       # image classification data, normalised 
                  arch:str='lite0',      # 'lite0', 'lite1' or 'lite2'
                  metrics=accuracy,      # passed to `Learner`
                  pretrained:bool=True,  # start from ImageNet weights (and freeze the body)
+                 channels_last:bool=True, # keep the 4-d weights in channels-last memory order: the same results, faster convolutions on CPU
                  **kwargs
                 )->Learner:
     "A `Learner` on EfficientNet-Lite's body `arch` with a fastai head for `dls.c` classes"
@@ -165,6 +166,7 @@ def lite_learner(dls:DataLoaders,       # image classification data, normalised 
     head = create_head(1280, dls.c)
     apply_init(head, nn.init.kaiming_normal_)
     learn = Learner(dls, nn.Sequential(efficientnet_lite(arch, pretrained), head), metrics=metrics, splitter=lite_split, **kwargs)
+    if channels_last: learn.model.to(memory_format=torch.channels_last)   # what fastai's `to_channelslast(use_amp=False)` does at each fit
     learn.arch = arch
     if pretrained: learn.freeze()
     return learn

@@ -304,7 +304,7 @@ def _why(best, ref, rows, metric, p):
     if not others: return 'no other weights were compared (alphas)'
     return 'kept over ' + ', '.join(f"{_mix_name(r['alpha'])} ({r[metric]:.4f}" + (f", {r['wins']} wins to {r['losses']}, p={r['p']:.2g})" if r['p'] is not None else ')') for r in others) + f": none better beyond chance (p < {p})"
 
-def _keep_best(learn, report, ends, alphas, metric, lines, p=0.05, ref=0.5):
+def _keep_best(learn, report, ends, alphas, metric, lines, p, ref):
     "Choose among the head, the fine-tuned weights and their mixes on validation; put the decisions in `report`"
     def _done(line, final=None):
         report.decisions,report.final = lines + [f"weights: {line}"],final

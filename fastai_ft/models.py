@@ -157,7 +157,7 @@ def lite_learner(dls:DataLoaders,       # image classification data, normalised 
                  arch:str='lite0',      # 'lite0', 'lite1' or 'lite2'
                  metrics=accuracy,      # passed to `Learner`
                  pretrained:bool=True,  # start from ImageNet weights (and freeze the body)
-                 channels_last:bool=True, # keep the 4-d weights in channels-last memory order: the same results, faster convolutions on CPU
+                 channels_last:bool=True, # keep the 4-d weights in channels-last memory order: the same function, faster convolutions on CPU
                  **kwargs
                 )->Learner:
     "A `Learner` on EfficientNet-Lite's body `arch` with a fastai head for `dls.c` classes"

@@ -25,19 +25,9 @@ VARIANTS = {   # name: (image size, batch transforms' augmentation or None, reca
     'adabn_train': (48, None, True, {**DEMO, 'bn': 'train', 'ref': 1}),
 }
 
-def variant_dls(seed, size, aug, bs=64):
-    "`recipe.py`'s digits split with another image size or augmentation"
-    path = digits_folder()
-    db = DataBlock((ImageBlock, CategoryBlock), get_items=lambda p: get_image_files(p/'train'), get_y=parent_label,
-                   splitter=RandomSplitter(0.2, seed=seed), item_tfms=Resize(size),
-                   batch_tfms=[*(aug_transforms(**aug) if aug else []), Normalize.from_stats(*lite_stats)])
-    set_seed(seed, reproducible=True)
-    dls = db.dataloaders(path, bs=bs, num_workers=0)
-    return dls, dls.test_dl(get_image_files(path/'valid'), with_labels=True)
-
 def run(name, seed):
     size, aug, adabn, kw = VARIANTS[name]
-    dls, tdl = variant_dls(seed, size, aug)
+    dls, tdl = protocol_dls(digits_folder(), size, seed, bs=64, aug=aug)   # `digits_dls` with another size or augmentation
     set_seed(seed, reproducible=True)
     for dl in dls.loaders: dl.rng = random.Random(seed)
     learn = lite_learner(dls, 'lite0')

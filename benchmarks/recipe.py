@@ -21,11 +21,11 @@ ROOT = Path(__file__).parent
 DATA = ROOT.parent.parent/'shared'/'data'/'hymenoptera'
 
 def protocol_dls(path, size, seed, bs=32, aug=True, valid_pct=0.2):
-    "Validation: `valid_pct` of train/ at random (per seed); test: the val/ (or valid/) folder"
+    "Validation: `valid_pct` of train/ at random (per seed); test: the val/ (or valid/) folder. `aug`: fastai's `aug_transforms()`, none, or a dict of its arguments"
     ok = lambda f: f.name != 'imageNotFound.gif'   # the archive's placeholder, not a photo
     db = DataBlock((ImageBlock, CategoryBlock), get_items=lambda p: get_image_files(p/'train').filter(ok), get_y=parent_label,
                    splitter=RandomSplitter(valid_pct, seed=seed), item_tfms=Resize(size),
-                   batch_tfms=[*(aug_transforms() if aug else []), Normalize.from_stats(*lite_stats)])
+                   batch_tfms=[*(aug_transforms(**(aug if isinstance(aug, dict) else {})) if aug else []), Normalize.from_stats(*lite_stats)])
     set_seed(seed, reproducible=True)
     dls = db.dataloaders(path, bs=bs, num_workers=0)
     test = next(p for p in (path/'val', path/'valid') if p.exists())

@@ -5,7 +5,7 @@ test = valid/, 360 images), to see whether any of them lifts the demo above 0.97
     python benchmarks/demo_variants.py --summary                   # validation and test accuracy per variant
 
 Read validation first: a variant is only worth adopting if it wins there; the test column is for reporting."""
-import json, random, statistics as st, sys, time
+import json, statistics as st, sys, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from recipe import *
@@ -28,9 +28,7 @@ VARIANTS = {   # name: (image size, batch transforms' augmentation or None, reca
 def run(name, seed):
     size, aug, adabn, kw = VARIANTS[name]
     dls, tdl = protocol_dls(digits_folder(), size, seed, bs=64, aug=aug)   # `digits_dls` with another size or augmentation
-    set_seed(seed, reproducible=True)
-    for dl in dls.loaders: dl.rng = random.Random(seed)
-    learn = lite_learner(dls, 'lite0')
+    learn = fresh_learner(dls, 'lite0', seed)
     t = time.perf_counter()
     with learn.no_bar(), learn.no_logging():
         if adabn: recalibrate_bn(learn)

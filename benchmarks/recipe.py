@@ -99,12 +99,18 @@ CONFIGS = {
     "recipe='auto', the demo's settings (epochs=12, lr_mult=30)": recipe(epochs=12, lr_mult=30),
     'auto, no converged head (cache=False, 1 head epoch)': recipe(cache=False, freeze_epochs=1),
     'auto, head without augmented passes (head_aug=off)': recipe(head_aug='off'),
+    'auto, surgical: the last 3 of 6 groups (unfreeze=[1, 3])': recipe(unfreeze=[1, 3]),
+    'auto, surgical: the last 2 of 6 groups (unfreeze=[1, 2])': recipe(unfreeze=[1, 2]),
 }
 
-def run_one(args, dls, tdl, name, seed):
+def fresh_learner(dls, arch, seed):
+    "A new `lite_learner` with every random state of a run set from `seed`, so that the runs of one seed draw alike"
     set_seed(seed, reproducible=True)
     for dl in dls.loaders: dl.rng = random.Random(seed)   # fastai's DataLoader shuffles with its own RNG, which set_seed leaves alone
-    learn = lite_learner(dls, args.arch)
+    return lite_learner(dls, arch)
+
+def run_one(args, dls, tdl, name, seed):
+    learn = fresh_learner(dls, args.arch, seed)
     with learn.no_bar(), learn.no_logging():
         if name == 'linear probe':
             t = time.perf_counter(); r = linear_probe(learn, dls, tdl); wall = time.perf_counter() - t

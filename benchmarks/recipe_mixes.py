@@ -6,7 +6,7 @@ each scored at the mixes alpha = 0, 0.25, 0.5, 0.75, 1 of its head and fine-tune
 
 Rows go to benchmarks/results/recipe-mixes.jsonl. It reads the test split, so it is for development only: the
 held-out figures come from recipe.py."""
-import sys, json, random, time
+import sys, json, time
 sys.path.insert(0, str(__import__('pathlib').Path(__file__).parent))
 from recipe import *
 from fastai_ft.recipe import EndsCallback, mix_state, load_state, valid_scores
@@ -30,9 +30,7 @@ def main(size, seeds, names, arch='lite0', out=str(ROOT/'results'/'recipe-mixes.
     for seed in seeds:
         dls, tdl = digits_dls(size, seed) if digits else protocol_dls(DATA, size, seed)
         for name in names:
-            set_seed(seed, reproducible=True)
-            for dl in dls.loaders: dl.rng = random.Random(seed)
-            learn = lite_learner(dls, arch)
+            learn = fresh_learner(dls, arch, seed)
             ends = EndsCallback()
             t = time.perf_counter()
             with learn.no_bar(), learn.no_logging():

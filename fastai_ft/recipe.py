@@ -142,9 +142,10 @@ def choose_mix(learn:Learner,  # the learner; it is left holding the chosen weig
                alphas=(0, 0.5, 1), # mixes to validate
                metric:str='valid_loss', # ranks the mixes that qualify (ties: valid loss, then the reference, then the most fine-tuned)
                p:float=0.05,   # a mix replaces the reference only if it beats it with a sign test p-value below this
-               ref:float=0.5,  # the reference: the mix kept unless another beats it beyond chance (the largest alpha when not in `alphas`)
+               ref:float=None, # the reference: the mix kept unless another beats it beyond chance (default 0.5, WiSE-FT's even mix; the largest alpha when not in `alphas`)
               )->tuple:
     "Validate the mixes `alphas` of `floor` and `tuned`; keep `ref` unless another is better beyond chance; return the alpha kept and every mix's scores"
+    ref = ifnone(ref, 0.5)
     ref = ref if ref in alphas else max(alphas)
     alphas = sorted(alphas, key=lambda a: (a != ref, -a))   # the reference first, then the most fine-tuned
     rows,hits = [],[]
@@ -292,7 +293,7 @@ def _run_auto(learn, kw, lines, cached, bn, wd, tracker, cbs, head_aug, wds, swe
     if wd is not None: kwargs = {**kwargs, 'wd': wd}
     report = learn.staged_fine_tune(plan=plan, tracker=tracker, cbs=[*L(cache_cb), ends, *L(cbs)],
                                     total_epochs=kw['total_epochs'], **kwargs)
-    return _keep_best(learn, report, ends, alphas, metric, lines, p, ifnone(ref, 0.5))
+    return _keep_best(learn, report, ends, alphas, metric, lines, p, ref)
 
 # %% ../nbs/08_recipe.ipynb #89e3c5ae
 def _mix_name(a): return "the head's (the floor)" if a == 0 else "the fine-tuned weights" if a == 1 else f"the {a:g} mix of head and fine-tuned weights (WiSE-FT)"

@@ -4,8 +4,8 @@ training the head (or a linear head) reach the linear probe's test accuracy, whi
     python benchmarks/head_variants.py SIZE SEEDS [THREADS] [ARCH] [VARIANTS] [HEAD]   # e.g. 128 0,1,2,3,4 1 lite0 cur,lr3 mlp
     python benchmarks/head_variants.py --summary                                     # the table of the rows so far
 
-HEAD: 'mlp' (fastai's `create_head`, what `lite_learner` builds), 'lin' (average pool, BatchNorm, dropout, one linear
-layer), 'clin' (the same on fastai's concatenated average and max pool). Each variant: the weight-decay grid as the
+HEAD: 'mlp' (fastai's `create_head`, what `lite_learner` builds) or 'lin' (average pool, BatchNorm, dropout, one
+linear layer: LP-FT's linear head). Each variant: the weight-decay grid as the
 recipe runs it (10 cached epochs per value, the lowest validation loss wins), then the head's epochs from that head's
 start. Rows go to results/head-variants.jsonl; validation decides, the test column is for reporting."""
 import json, statistics as st, sys, time
@@ -29,7 +29,7 @@ VARIANTS = {   # name: peak LR, epochs, weight decays tried, cached augmented pa
 def with_head(learn, kind):
     "`learn` with the head `kind` in place of `lite_learner`'s"
     if kind == 'mlp': return learn
-    h = create_head(1280, learn.dls.c, lin_ftrs=[], concat_pool=kind == 'clin')
+    h = create_head(1280, learn.dls.c, lin_ftrs=[], concat_pool=False)
     apply_init(h, nn.init.kaiming_normal_)
     learn.model[1] = h; learn.create_opt(); learn.freeze()
     return learn
@@ -43,8 +43,7 @@ def main(size, seeds, threads=1, arch='lite0', names=tuple(VARIANTS), kind='mlp'
         start, caches = state_of(learn), {}
         for name in names:
             v = VARIANTS[name]
-            set_seed(seed, reproducible=True)
-            for dl in dls.loaders: dl.rng = random.Random(seed)
+            seed_run(dls, seed)
             load_state(learn, start); learn.opt.clear_state()
             cbs = [BNPolicyCallback('freeze'), caches.setdefault(v['aug'], FeatureCacheCallback(aug=v['aug'], verbose=False))]
             t = time.perf_counter()

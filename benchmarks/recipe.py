@@ -103,10 +103,18 @@ CONFIGS = {
     'auto, surgical: the last 2 of 6 groups (unfreeze=[1, 2])': recipe(unfreeze=[1, 2]),
 }
 
-def fresh_learner(dls, arch, seed):
-    "A new `lite_learner` with every random state of a run set from `seed`, so that the runs of one seed draw alike"
+def seed_run(dls, seed):
+    "Set every random state a run draws from to `seed`, so that the runs of one seed draw alike"
     set_seed(seed, reproducible=True)
     for dl in dls.loaders: dl.rng = random.Random(seed)   # fastai's DataLoader shuffles with its own RNG, which set_seed leaves alone
+
+def average(sds):
+    "The weight average of the `state_of` copies `sds` (integer buffers from the last)"
+    return {k: (sum(s[k].float() for s in sds)/len(sds)).to(sds[0][k].dtype) if sds[0][k].is_floating_point() else sds[-1][k] for k in sds[0]}
+
+def fresh_learner(dls, arch, seed):
+    "A new `lite_learner` after `seed_run(dls, seed)`"
+    seed_run(dls, seed)
     return lite_learner(dls, arch)
 
 def run_one(args, dls, tdl, name, seed):

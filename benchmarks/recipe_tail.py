@@ -17,9 +17,6 @@ class EpochEnds(Callback):
     def after_epoch(self):
         if self.opt.frozen_idx == 0: self.states.append(state_of(self.learn))
 
-def average(sds):
-    return {k: (sum(s[k].float() for s in sds)/len(sds)).to(sds[0][k].dtype) if sds[0][k].is_floating_point() else sds[-1][k] for k in sds[0]}
-
 if __name__ == '__main__':
     torch.set_num_threads(1)
     what, seeds = sys.argv[1], [int(s) for s in sys.argv[2].split(',')]

@@ -62,10 +62,10 @@ def summary():
     print('| size | arch | head variant | seeds | valid acc mean | valid loss mean | test acc mean | test sd |\n|---|---|---|---|---|---|---|---|')
     for k in dict.fromkeys(k[:3] for k in rows):
         rs = [r for kk,r in rows.items() if kk[:3] == k]
-        vl = [r['valid_loss'] for r in rs if 'valid_loss' in r]
-        print(f"| {k[0]} | {k[1]} | {k[2]} | {len(rs)} | {st.mean(r['valid'] for r in rs):.4f} | {st.mean(vl):.3f} | " if vl else
-              f"| {k[0]} | {k[1]} | {k[2]} | {len(rs)} | {st.mean(r['valid'] for r in rs):.4f} | - | ", end='')
-        print(f"{st.mean(r['test'] for r in rs):.4f} | {st.stdev([r['test'] for r in rs]) if len(rs) > 1 else 0:.4f} |")
+        vl = [r['valid_loss'] for r in rs if 'valid_loss' in r]   # the probe has none
+        sd = st.stdev([r['test'] for r in rs]) if len(rs) > 1 else 0
+        print(f"| {k[0]} | {k[1]} | {k[2]} | {len(rs)} | {st.mean(r['valid'] for r in rs):.4f} | {f'{st.mean(vl):.3f}' if vl else '-'} | "
+              f"{st.mean(r['test'] for r in rs):.4f} | {sd:.4f} |")
 
 if __name__ == '__main__':
     a = sys.argv[1:]

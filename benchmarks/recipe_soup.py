@@ -5,7 +5,7 @@ ingredients from that head, then validation and test accuracy of the head, each 
 mixes with the head. Reads the test split, so development only.
 
     python benchmarks/recipe_soup.py 128 0,1,2 1 >> benchmarks/results/recipe-soup.jsonl   # size, seeds, epochs"""
-import sys, json, random, time
+import sys, json, time
 sys.path.insert(0, str(__import__('pathlib').Path(__file__).parent))
 from recipe import *
 from fastai_ft.recipe import EndsCallback, mix_state, load_state, valid_scores, state_of

@@ -1,6 +1,7 @@
 """The README's first command as a new user runs it: only the `demo` extra installed, so the `dev` extra's packages
-(timm, accelerate, nbdev, pytest) are missing. CI installs them, so this test makes them unimportable in a subprocess."""
-import os, re, shutil, subprocess, sys
+(timm, accelerate, nbdev, pytest) are missing. CI installs them, so these tests make them unimportable in a subprocess.
+The whole `fastai-ft demo` runs once, here: its accuracy, report and files are checked in the same run."""
+import os, re, shutil, subprocess, sys, time
 from pathlib import Path
 import pytest
 
@@ -29,10 +30,24 @@ def test_import_all_without_dev_packages(env):
     assert p.stderr == '', f"importing the package printed: {p.stderr[-1000:]}"   # no torch.jit FutureWarning, nothing else
 
 def test_demo_command_without_dev_packages(env, tmp_path):
-    "A short `fastai-ft demo` through the installed console script, as the README's first line runs it"
+    """`fastai-ft demo`, the README's first line, through the installed console script with its defaults (bundled digits,
+    48 px, recipe='auto' with 12 fine-tuning epochs at lr_mult 30): it finishes, ends in the range its held-out benchmark
+    measured (0.96+, above the probe's 0.95) and saves its files"""
     exe = shutil.which('fastai-ft')
     assert exe, "the fastai-ft console script is not installed: pip install -e '.[demo]'"
-    p = run([exe, 'demo', '--size', '32', '--epochs', '1', '--out', str(tmp_path/'out')], env)
+    start = time.time()
+    p = run([exe, 'demo', '--out', str(tmp_path/'out')], env, timeout=1500)
+    print(f"fastai-ft demo: {time.time()-start:.0f}s")
     assert p.returncode == 0, p.stderr[-3000:]
     assert 'Traceback' not in p.stderr and 'torch.jit.script' not in p.stderr, p.stderr[-3000:]
-    assert re.search(r'validation accuracy \d\.\d+', p.stdout), p.stdout[-3000:]
+    m = re.search(r'validation accuracy (\d\.\d+) on 360 images', p.stdout)
+    assert m, p.stdout[-3000:]
+    # Held out over seeds (benchmarks/results/recipe3-digits-lite0-48px.md and demo-variants.jsonl) the demo's settings score
+    # 0.964-0.983, the linear probe 0.950-0.958, fastai's fine_tune settings 0.36-0.49. This one seed scored 0.9722 on one
+    # machine and 0.9694 (349 of 360) on another with the same code: float rounding differs between CPUs, so issue 10's
+    # 0.97 per seed (not met over seeds, see the README) cannot be a test; 0.96 is below every measured seed and above the probe.
+    assert float(m[1]) >= 0.96, f"demo accuracy {m[1]} < 0.96"
+    assert 'floor' in p.stdout and 'ceiling' in p.stdout and 'recipe: weights:' in p.stdout
+    assert 'makes the fine-tuned weights, not their mix with the head, the reference' in p.stdout   # a far domain: bn='eval', ref=1
+    assert (tmp_path/'cache'/'fastai_ft'/'digits'/'digits.json').exists()
+    assert {'export.pkl', 'history.csv', 'report.txt'} <= {o.name for o in (tmp_path/'out').iterdir()}

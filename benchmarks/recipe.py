@@ -82,6 +82,13 @@ def recipe(**kw):
                     stages=[dict(name=s.name, epochs=s.epochs_run, bn=s.bn, reason=s.reason, time=round(s.time, 1)) for s in r])
     return _f
 
+def smoothed(eps=0.1, **kw):
+    "The recipe with fastai's label-smoothing loss (`eps`) for every stage, head and fine-tuning"
+    def _f(learn, clock):
+        learn.loss_func = LabelSmoothingCrossEntropyFlat(eps=eps)
+        return recipe(**kw)(learn, clock)
+    return _f
+
 def fine_tune(epochs=3):
     def _f(learn, clock):
         learn.fine_tune(epochs, cbs=Timeline(clock))   # fastai's own; its frozen epoch is not marked (no stage events)
@@ -101,6 +108,14 @@ CONFIGS = {
     'auto, head without augmented passes (head_aug=off)': recipe(head_aug='off'),
     'auto, surgical: the last 3 of 6 groups (unfreeze=[1, 3])': recipe(unfreeze=[1, 3]),
     'auto, surgical: the last 2 of 6 groups (unfreeze=[1, 2])': recipe(unfreeze=[1, 2]),
+    # label smoothing: `smoothed` sets the loss on the learner, so the recipe also measures the BatchNorm drift in smoothed
+    # units (ls-128-*, ls-160-*; the 'recipe=...' rows of ls-lite2-*, ls-digits-* ran while that was briefly the default);
+    # `label_smoothing=0.1` is the recipe's option as it is now (drift in the learner's own loss)
+    'auto with label smoothing (eps=0.1)': smoothed(0.1),
+    'auto without label smoothing (label_smoothing=0)': recipe(label_smoothing=0),
+    "the demo's settings without label smoothing (label_smoothing=0)": recipe(epochs=12, lr_mult=30, label_smoothing=0),
+    'auto, label_smoothing=0.1': recipe(label_smoothing=0.1),
+    "the demo's settings, label_smoothing=0.1": recipe(epochs=12, lr_mult=30, label_smoothing=0.1),
 }
 
 def seed_run(dls, seed):

@@ -87,6 +87,7 @@ def demo(data=None,          # image folder with train/ and valid/ (or val/); de
          freeze_epochs=None, # epochs of the head-only stage; None: the recipe's
          bn:str=None,        # BatchNorm policy while fine-tuning; None: chosen by the recipe from the measured drift
          unfreeze=None,      # unfreezing schedule, e.g. 'all' (default) or 'gradual'
+         label_smoothing:float=None, # label smoothing of every stage's loss; None: the recipe's (none)
          aug:bool=False,     # add fastai's `aug_transforms()`
          contrast:bool=False # also run fastai's `fine_tune` settings (staged_fine_tune's defaults) and print its report and accuracy
         )->Learner:
@@ -106,7 +107,8 @@ def demo(data=None,          # image folder with train/ and valid/ (or val/); de
     learn = _learner()
     print(f"Fine-tuning EfficientNet-{arch.capitalize()} on {path}: {len(learn.dls.train_ds)} training and {len(learn.dls.valid_ds)} validation images, {learn.dls.c} classes, {size} px")
     report = learn.staged_fine_tune(recipe='auto', tracker=RunTracker(ckpt_dir=out/'checkpoints', rollback=None),
-                                    **_explicit(epochs=epochs, lr_mult=lr_mult, lr=lr, freeze_epochs=freeze_epochs, bn=bn, unfreeze=unfreeze))
+                                    **_explicit(epochs=epochs, lr_mult=lr_mult, lr=lr, freeze_epochs=freeze_epochs, bn=bn, unfreeze=unfreeze,
+                                              label_smoothing=label_smoothing))
     print(report)
     learn.demo_accuracy = _print_accuracy("staged_fine_tune(recipe='auto')", learn, "the weights the recipe kept, chosen on validation: see its last line")
     learn.stage_history.to_csv(out/'history.csv', index=False)
@@ -140,6 +142,7 @@ def _parser():
     d.add_argument('--freeze-epochs', type=int, help="epochs of the head-only stage (default: the recipe's, 40 on cached features)")
     d.add_argument('--bn', help="BatchNorm policy while fine-tuning: train, freeze_stats, freeze, eval or recalibrate (default: chosen from the measured drift)")
     d.add_argument('--unfreeze', help="all or gradual (default: all)")
+    d.add_argument('--label-smoothing', type=float, help="label smoothing of every stage's loss, e.g. 0.1 (default: none, the recipe's)")
     d.add_argument('--aug', action='store_true', help="add fastai's aug_transforms()")
     d.add_argument('--contrast', action='store_true', help="also run fastai's fine_tune settings and print their report (with its warnings) and accuracy")
     return p

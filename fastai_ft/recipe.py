@@ -21,7 +21,8 @@ from .learner import synth_staged_learner
 
 # %% auto #0
 __all__ = ['state_of', 'load_state', 'mix_state', 'score_names', 'valid_scores', 'valid_hits', 'best_row', 'sweep_wd',
-           'choose_bn', 'EndsCallback', 'sign_test', 'choose_mix', 'auto_plan', 'auto_recipe']
+           'choose_bn', 'EndsCallback', 'sign_test', 'choose_mix', 'smoothed_loss', 'using_loss', 'auto_plan',
+           'auto_recipe']
 
 # %% ../nbs/08_recipe.ipynb #8046fb7c
 def state_of(learn:Learner # the learner whose weights are copied
@@ -161,6 +162,29 @@ def choose_mix(learn:Learner,  # the learner; it is left holding the chosen weig
     load_state(learn, mix_state(floor, tuned, rows[i]['alpha']))
     return rows[i]['alpha'], rows
 
+# %% ../nbs/08_recipe.ipynb #a2ab7d98
+def smoothed_loss(learn:Learner, # the learner whose loss may be replaced
+                  eps:float=0.1  # label smoothing of fastai's `LabelSmoothingCrossEntropyFlat`; 0 or None: none
+                 )->tuple:
+    "The loss the recipe trains with, and why: `learn`'s plain cross-entropy with labels smoothed by `eps`, else `learn.loss_func` itself"
+    lf = learn.loss_func
+    f = getattr(lf, 'func', lf)   # fastai's `CrossEntropyLossFlat` wraps an `nn.CrossEntropyLoss`
+    if not eps: return lf, "loss: the learner's own (label_smoothing=0)"
+    if not (isinstance(f, nn.CrossEntropyLoss) and f.weight is None and not f.label_smoothing and f.reduction == 'mean'):
+        return lf, f"loss: the learner's own ({type(lf).__name__}); label smoothing replaces only plain, unweighted cross-entropy"
+    return (LabelSmoothingCrossEntropyFlat(eps=eps, axis=getattr(lf, 'axis', 1)),
+            f"loss: cross-entropy with labels smoothed by eps={eps:g} (fastai's LabelSmoothingCrossEntropyFlat) in every stage, so neither head nor "
+            f"fine-tuned weights grow over-confident; the learner's own loss is back after the run (the valid_loss above is the smoothed one)")
+
+@contextmanager
+def using_loss(learn:Learner, # the learner
+               loss_func      # its loss inside the `with` block
+              ):
+    "`learn` trains and validates with `loss_func` inside the block, and has its own loss back after it, even after an error"
+    old,learn.loss_func = learn.loss_func,loss_func
+    try: yield learn
+    finally: learn.loss_func = old
+
 # %% ../nbs/08_recipe.ipynb #0baa05df
 def auto_plan(learn:Learner,        # the learner to plan for
               head_epochs=40,       # epochs of the head-only stage
@@ -236,6 +260,7 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
                 p=0.05,             # another mix replaces `ref` only if a sign test on validation gives a p-value below this
                 cache=True,         # allow the feature cache for the head
                 unfreeze='all',     # 'all', 'gradual' or a list of group counts
+                label_smoothing=0,  # eps of a label-smoothing loss for every stage when the learner's loss is plain cross-entropy (0: the learner's loss)
                 **kwargs            # more arguments of `staged_fine_tune` (`plateau`, `check_bn`, `resume`, `lr_decay`, ...) and `fit_one_cycle`
                ):
     "`staged_fine_tune(recipe='auto')`: head to convergence, fine-tuning from it, and the best of head, fine-tuned and mixed weights"
@@ -251,15 +276,18 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
               lr_mult=ifnone(lr_mult, 10), unfreeze=unfreeze, total_epochs=total_epochs, plateau=kwargs.get('plateau'),
               lr_decay=kwargs.pop('lr_decay', None), **{k:kwargs.pop(k) for k in ('pct_start', 'div') if k in kwargs})
     lines = [_head_line(cached, why, learn, head_aug, head_epochs, head_bn)]
+    loss,loss_why = smoothed_loss(learn, label_smoothing)
     if plan_only:
         p = _with_bn(auto_plan(learn, head_wd=wd, **kw), ifnone(bn, 'train'))
-        p.notes = lines + [f"chosen when it runs: {', '.join(o for o,c in (('the head weight decay', wd is None and cached), ('the fine-tuning BatchNorm policy', bn is None)) if c) or 'nothing'}; "
+        p.notes = lines + [loss_why, f"chosen when it runs: {', '.join(o for o,c in (('the head weight decay', wd is None and cached), ('the fine-tuning BatchNorm policy', bn is None)) if c) or 'nothing'}; "
                            f"and which of the head, the fine-tuned weights and their mixes {list(alphas)} to keep (alpha={ref if ref is not None else '0.5, or 1 on a far domain,'} unless another beats it beyond chance)"]
         return p
-    return _run_auto(learn, kw, lines, cached, bn, wd, tracker, cbs, head_aug, wds, sweep_epochs, alphas, ref, p, kwargs)
+    own = learn.loss_func
+    with using_loss(learn, loss):
+        return _run_auto(learn, kw, lines, loss_why, own, cached, bn, wd, tracker, cbs, head_aug, wds, sweep_epochs, alphas, ref, p, kwargs)
 
 # %% ../nbs/08_recipe.ipynb #c7ea6746
-def _run_auto(learn, kw, lines, cached, bn, wd, tracker, cbs, head_aug, wds, sweep_epochs, alphas, ref, p, kwargs):
+def _run_auto(learn, kw, lines, loss_why, own, cached, bn, wd, tracker, cbs, head_aug, wds, sweep_epochs, alphas, ref, p, kwargs):
     "Decide what needs the data, run the staged plan, keep the best of head, fine-tuned and mixed weights"
     learn.freeze()
     cache_cb = FeatureCacheCallback(aug=head_aug, verbose=False) if cached else None
@@ -277,7 +305,8 @@ def _run_auto(learn, kw, lines, cached, bn, wd, tracker, cbs, head_aug, wds, swe
     elif not _has_bn(learn): ft_bn,bn_why = choose_bn(None)
     elif head is not None:
         start = state_of(learn); load_state(learn, head)
-        gap = bn_gap(learn, n_batches=2); load_state(learn, start)
+        with using_loss(learn, own): gap = bn_gap(learn, n_batches=2)   # the drift in the learner's own loss, the unit `choose_bn` is calibrated in
+        load_state(learn, start)
         ft_bn,bn_why = choose_bn(gap, getattr(learn.dls, 'c', 2))
     else: ft_bn,bn_why = 'train',"fastai's default, as no trained head was available before fine-tuning to measure the drift"
     if ref is None and bn is None and ft_bn == 'eval':
@@ -287,6 +316,7 @@ def _run_auto(learn, kw, lines, cached, bn, wd, tracker, cbs, head_aug, wds, swe
     n = plan.n_groups
     lines.append(f"fine-tuning: {', '.join(f'{s.name} ({s.n_train} of {n} groups, {s.epochs} epochs)' for s in plan[1:])} "
                  f"at LRs {_fmt_lrs(plan[-1].lrs, plan[-1].n_train)} (input side to head), bn={plan[-1].bn!r}")
+    lines.append(loss_why)
     metric = score_names(learn)[1] if len(score_names(learn)) > 1 else 'valid_loss'
     ends = EndsCallback()
     tracker = ifnone(tracker, RunTracker(ckpt_dir=False, rollback=None))   # the head ends converged: no roll-back to an earlier head epoch

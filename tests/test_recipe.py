@@ -18,12 +18,14 @@ def quiet(learn, **kw):
 def test_text_learner_says_what_it_skipped():
     "AWD_LSTM's encoder returns outputs and a mask, so the head trains through the body; nothing is left unsaid"
     learn = text_learner(text_dls())
-    r = quiet(learn, recipe='auto', epochs=1, freeze_epochs=2)
+    r = quiet(learn, recipe='auto', epochs=1, freeze_epochs=2, label_smoothing=0.1)
     assert [s.name for s in r] == ['head', 'unfrozen'] and [s.epochs_run for s in r] == [2, 1]
-    head, wd, bn, ft, weights = r.decisions
+    head, wd, bn, ft, loss, weights = r.decisions
     assert 'without the feature cache (The cached part of the model returns a tuple' in head, head
     assert 'no grid: without the cache each try costs full epochs' in wd, wd
     assert 'no trained head was available' in bn, bn
+    assert loss.startswith('loss: cross-entropy with labels smoothed by eps=0.1'), loss   # text_classifier_learner's CrossEntropyLossFlat
+    assert type(learn.loss_func).__name__ == 'CrossEntropyLossFlat'                          # ... which is back after the run
     assert weights.startswith('weights: ') and r.ceiling >= r.floor, str(r)
 
 @pytest.mark.parametrize('arch', ['torchvision resnet18', 'timm resnet18'])
@@ -58,4 +60,4 @@ def test_recipe_beats_a_frozen_head_on_held_out_photos():
     b, a = test_accuracy(base, tdl), test_accuracy(learn, tdl)
     print(f"held-out accuracy: frozen head {b:.4f}, recipe='auto' {a:.4f}\n{r}")
     assert a > b, (a, b, str(r))
-    assert r.ceiling >= r.floor and len(r.decisions) == 5
+    assert r.ceiling >= r.floor and len(r.decisions) == 6   # head, weight decay, BatchNorm, fine-tuning, loss, weights

@@ -108,9 +108,10 @@ CONFIGS = {
     'auto, head without augmented passes (head_aug=off)': recipe(head_aug='off'),
     'auto, surgical: the last 3 of 6 groups (unfreeze=[1, 3])': recipe(unfreeze=[1, 3]),
     'auto, surgical: the last 2 of 6 groups (unfreeze=[1, 2])': recipe(unfreeze=[1, 2]),
-    # label smoothing: `smoothed` sets the loss on the learner, so the recipe also measures the BatchNorm drift in smoothed
-    # units (ls-128-*, ls-160-*; the 'recipe=...' rows of ls-lite2-*, ls-digits-* ran while that was briefly the default);
-    # `label_smoothing=0.1` is the recipe's option as it is now (drift in the learner's own loss)
+    # label smoothing (benchmarks/README.md, three versions): `smoothed` sets the loss on the learner, so the weight-decay
+    # tries and the BatchNorm drift are smoothed too (the first version: ls-128-*, ls-160-*; the 'recipe=...' rows of
+    # ls-lite2-*, ls-digits-*); `label_smoothing=0.1` is the recipe's default since recipe4-* (the configs naming it ran the
+    # second version in ls2-*, the third in ls3-*); rows up to recipe3-* ran the recipe without it
     'auto with label smoothing (eps=0.1)': smoothed(0.1),
     'auto without label smoothing (label_smoothing=0)': recipe(label_smoothing=0),
     "the demo's settings without label smoothing (label_smoothing=0)": recipe(epochs=12, lr_mult=30, label_smoothing=0),

@@ -87,7 +87,7 @@ def demo(data=None,          # image folder with train/ and valid/ (or val/); de
          freeze_epochs=None, # epochs of the head-only stage; None: the recipe's
          bn:str=None,        # BatchNorm policy while fine-tuning; None: chosen by the recipe from the measured drift
          unfreeze=None,      # unfreezing schedule, e.g. 'all' (default) or 'gradual'
-         label_smoothing:float=None, # label smoothing of every stage's loss; None: the recipe's (none)
+         label_smoothing:float=None, # label smoothing of the training stages' loss (0: none); None: the recipe's (0.1)
          aug:bool=False,     # add fastai's `aug_transforms()`
          contrast:bool=False # also run fastai's `fine_tune` settings (staged_fine_tune's defaults) and print its report and accuracy
         )->Learner:
@@ -142,7 +142,7 @@ def _parser():
     d.add_argument('--freeze-epochs', type=int, help="epochs of the head-only stage (default: the recipe's, 40 on cached features)")
     d.add_argument('--bn', help="BatchNorm policy while fine-tuning: train, freeze_stats, freeze, eval or recalibrate (default: chosen from the measured drift)")
     d.add_argument('--unfreeze', help="all or gradual (default: all)")
-    d.add_argument('--label-smoothing', type=float, help="label smoothing of every stage's loss, e.g. 0.1 (default: none, the recipe's)")
+    d.add_argument('--label-smoothing', type=float, help="label smoothing of the training stages' loss, 0 for none (default: the recipe's, 0.1)")
     d.add_argument('--aug', action='store_true', help="add fastai's aug_transforms()")
     d.add_argument('--contrast', action='store_true', help="also run fastai's fine_tune settings and print their report (with its warnings) and accuracy")
     return p

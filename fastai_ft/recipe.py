@@ -174,7 +174,8 @@ def smoothed_loss(learn:Learner, # the learner whose loss may be replaced
         return lf, f"loss: the learner's own ({type(lf).__name__}); label smoothing replaces only plain, unweighted cross-entropy"
     return (LabelSmoothingCrossEntropyFlat(eps=eps, axis=getattr(lf, 'axis', 1)),
             f"loss: cross-entropy with labels smoothed by eps={eps:g} (fastai's LabelSmoothingCrossEntropyFlat) in every stage, so neither head nor "
-            f"fine-tuned weights grow over-confident; the learner's own loss is back after the run (the valid_loss above is the smoothed one)")
+            f"fine-tuned weights grow over-confident; the weight decay and the BatchNorm policy are chosen in the learner's own loss, which is back "
+            f"after the run (the stages' valid_loss is the smoothed one)")
 
 @contextmanager
 def using_loss(learn:Learner, # the learner
@@ -260,7 +261,7 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
                 p=0.05,             # another mix replaces `ref` only if a sign test on validation gives a p-value below this
                 cache=True,         # allow the feature cache for the head
                 unfreeze='all',     # 'all', 'gradual' or a list of group counts
-                label_smoothing=0,  # eps of a label-smoothing loss for every stage when the learner's loss is plain cross-entropy (0: the learner's loss)
+                label_smoothing=0.1, # eps of a label-smoothing loss for the training stages when the learner's loss is plain cross-entropy (0: the learner's loss); the choices use the learner's own
                 **kwargs            # more arguments of `staged_fine_tune` (`plateau`, `check_bn`, `resume`, `lr_decay`, ...) and `fit_one_cycle`
                ):
     "`staged_fine_tune(recipe='auto')`: head to convergence, fine-tuning from it, and the best of head, fine-tuned and mixed weights"
@@ -294,7 +295,7 @@ def _run_auto(learn, kw, lines, loss_why, own, cached, bn, wd, tracker, cbs, hea
     head_cbs = [BNPolicyCallback(kw['head_bn']), *L(cache_cb)]
     head = None
     if wd is None and cached and len(wds) > 1:
-        wd_head,rows,head = sweep_wd(learn, list(wds), sweep_epochs, kw['head_lr'], head_cbs)
+        with using_loss(learn, own): wd_head,rows,head = sweep_wd(learn, list(wds), sweep_epochs, kw['head_lr'], head_cbs)   # decided in the learner's own loss
         lines.append(f"weight decay of the head: {wd_head:g}, the lowest valid_loss after {sweep_epochs} cached epochs with each of "
                      + ', '.join(f"{w:g} ({r['valid_loss']:.4f})" for w,r in zip(wds, rows)))
     else:
@@ -305,7 +306,7 @@ def _run_auto(learn, kw, lines, loss_why, own, cached, bn, wd, tracker, cbs, hea
     elif not _has_bn(learn): ft_bn,bn_why = choose_bn(None)
     elif head is not None:
         start = state_of(learn); load_state(learn, head)
-        with using_loss(learn, own): gap = bn_gap(learn, n_batches=2)   # the drift in the learner's own loss, the unit `choose_bn` is calibrated in
+        with using_loss(learn, own): gap = bn_gap(learn, n_batches=2)   # that head's drift in the learner's own loss, the unit `choose_bn` is calibrated in
         load_state(learn, start)
         ft_bn,bn_why = choose_bn(gap, getattr(learn.dls, 'c', 2))
     else: ft_bn,bn_why = 'train',"fastai's default, as no trained head was available before fine-tuning to measure the drift"

@@ -18,7 +18,7 @@ def quiet(learn, **kw):
 def test_text_learner_says_what_it_skipped():
     "AWD_LSTM's encoder returns outputs and a mask, so the head trains through the body; nothing is left unsaid"
     learn = text_learner(text_dls())
-    r = quiet(learn, recipe='auto', epochs=1, freeze_epochs=2, label_smoothing=0.1)
+    r = quiet(learn, recipe='auto', epochs=1, freeze_epochs=2)
     assert [s.name for s in r] == ['head', 'unfrozen'] and [s.epochs_run for s in r] == [2, 1]
     head, wd, bn, ft, loss, weights = r.decisions
     assert 'without the feature cache (The cached part of the model returns a tuple' in head, head

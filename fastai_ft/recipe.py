@@ -283,19 +283,17 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
         p.notes = lines + [loss_why, f"chosen when it runs: {', '.join(o for o,c in (('the head weight decay', wd is None and cached), ('the fine-tuning BatchNorm policy', bn is None)) if c) or 'nothing'}; "
                            f"and which of the head, the fine-tuned weights and their mixes {list(alphas)} to keep (alpha={ref if ref is not None else '0.5, or 1 on a far domain,'} unless another beats it beyond chance)"]
         return p
-    own = learn.loss_func
-    with using_loss(learn, loss):
-        return _run_auto(learn, kw, lines, loss_why, own, cached, bn, wd, tracker, cbs, head_aug, wds, sweep_epochs, alphas, ref, p, kwargs)
+    return _run_auto(learn, kw, lines, loss_why, loss, cached, bn, wd, tracker, cbs, head_aug, wds, sweep_epochs, alphas, ref, p, kwargs)
 
 # %% ../nbs/08_recipe.ipynb #c7ea6746
-def _run_auto(learn, kw, lines, loss_why, own, cached, bn, wd, tracker, cbs, head_aug, wds, sweep_epochs, alphas, ref, p, kwargs):
-    "Decide what needs the data, run the staged plan, keep the best of head, fine-tuned and mixed weights"
+def _run_auto(learn, kw, lines, loss_why, loss, cached, bn, wd, tracker, cbs, head_aug, wds, sweep_epochs, alphas, ref, p, kwargs):
+    "Decide what needs the data in the learner's own loss, run the staged plan in `loss`, keep the best of head, fine-tuned and mixed weights"
     learn.freeze()
     cache_cb = FeatureCacheCallback(aug=head_aug, verbose=False) if cached else None
     head_cbs = [BNPolicyCallback(kw['head_bn']), *L(cache_cb)]
     head = None
     if wd is None and cached and len(wds) > 1:
-        with using_loss(learn, own): wd_head,rows,head = sweep_wd(learn, list(wds), sweep_epochs, kw['head_lr'], head_cbs)   # decided in the learner's own loss
+        wd_head,rows,head = sweep_wd(learn, list(wds), sweep_epochs, kw['head_lr'], head_cbs)
         lines.append(f"weight decay of the head: {wd_head:g}, the lowest valid_loss after {sweep_epochs} cached epochs with each of "
                      + ', '.join(f"{w:g} ({r['valid_loss']:.4f})" for w,r in zip(wds, rows)))
     else:
@@ -306,7 +304,7 @@ def _run_auto(learn, kw, lines, loss_why, own, cached, bn, wd, tracker, cbs, hea
     elif not _has_bn(learn): ft_bn,bn_why = choose_bn(None)
     elif head is not None:
         start = state_of(learn); load_state(learn, head)
-        with using_loss(learn, own): gap = bn_gap(learn, n_batches=2)   # that head's drift in the learner's own loss, the unit `choose_bn` is calibrated in
+        gap = bn_gap(learn, n_batches=2)   # in the learner's own loss, the unit `choose_bn` is calibrated in
         load_state(learn, start)
         ft_bn,bn_why = choose_bn(gap, getattr(learn.dls, 'c', 2))
     else: ft_bn,bn_why = 'train',"fastai's default, as no trained head was available before fine-tuning to measure the drift"
@@ -322,9 +320,10 @@ def _run_auto(learn, kw, lines, loss_why, own, cached, bn, wd, tracker, cbs, hea
     ends = EndsCallback()
     tracker = ifnone(tracker, RunTracker(ckpt_dir=False, rollback=None))   # the head ends converged: no roll-back to an earlier head epoch
     if wd is not None: kwargs = {**kwargs, 'wd': wd}
-    report = learn.staged_fine_tune(plan=plan, tracker=tracker, cbs=[*L(cache_cb), ends, *L(cbs)],
-                                    total_epochs=kw['total_epochs'], **kwargs)
-    return _keep_best(learn, report, ends, alphas, metric, lines, p, ref)
+    with using_loss(learn, loss):
+        report = learn.staged_fine_tune(plan=plan, tracker=tracker, cbs=[*L(cache_cb), ends, *L(cbs)],
+                                        total_epochs=kw['total_epochs'], **kwargs)
+        return _keep_best(learn, report, ends, alphas, metric, lines, p, ref)
 
 # %% ../nbs/08_recipe.ipynb #89e3c5ae
 def _mix_name(a): return "the head's (the floor)" if a == 0 else "the fine-tuned weights" if a == 1 else f"the {a:g} mix of head and fine-tuned weights (WiSE-FT)"

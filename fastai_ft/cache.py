@@ -18,6 +18,7 @@ from fastai.vision.augment import (RandTransform, Resize, ResizeMethod, AffineCo
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.pooling import _AdaptiveAvgPoolNd, _AdaptiveMaxPoolNd, _AvgPoolNd, _MaxPoolNd
 from .callback.bn import BNPolicyCallback
+from .core import _eval_mode
 
 # %% auto #0
 __all__ = ['CacheError', 'FeatureCacheCallback', 'cache_issue']
@@ -83,8 +84,8 @@ def _random_tfms(dl):
 # %% ../nbs/05_cache.ipynb #87f9e820
 class _FeatureDL(DataLoader):
     "Batches of cached features and targets, drawn in the order the `DataLoader` `like` would draw them"
-    def __init__(self, feats, targs, like):
-        super().__init__(bs=like.bs, shuffle=like.shuffle, drop_last=like.drop_last, n=feats.shape[1],
+    def __init__(self, feats, targs, like, min_bs=None):
+        super().__init__(bs=min(max(like.bs, min_bs or 0), feats.shape[1]), shuffle=like.shuffle, drop_last=like.drop_last, n=feats.shape[1],
                          indexed=True, device=like.device)
         self.feats,self.targs,self.k,self.cur = feats,targs,0,None
 
@@ -118,14 +119,9 @@ def _kept_random():
     try: yield
     finally: set_random_states(**st)
 
-@contextmanager
-def _eval_mode(model):
-    "Put `model` in eval mode, and every module back in its mode on exit"
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try: yield
-    finally:
-        for m,t in modes: m.training = t
+def _raw(dl):
+    "The loader that fastai's `DistributedDL` wraps under distributed training, else `dl`"
+    return dl.dl if hasattr(dl, 'world_size') and hasattr(dl, 'dl') else dl
 
 def _bn_policy(learn, stage_bn=None):
     "The BatchNorm policy in force: a `BNPolicyCallback`'s, else the running stage's"
@@ -151,11 +147,12 @@ def _store_device(dev, nbytes):
 class FeatureCacheCallback(Callback):
     "Compute a frozen stage's body outputs once and train the head on them in every epoch"
     order = TrainEvalCallback.order-1
-    _stateattrs = ('tdl', 'vdl', 'key', 'cut', 'src')
+    _stateattrs = ('tdl', 'vdl', 'key', 'cut', 'src', 'patched')
     def __init__(self,
                  max_cache_gb:float=4., # refuse to build a cache larger than this many GiB
                  aug=None,              # random training transforms: `None` refuses, 'off' uses the validation transforms, `n` caches `n` augmented passes
-                 verbose:bool=True      # print the cache's size before building it
+                 verbose:bool=True,     # print the cache's size before building it
+                 min_bs:int=None        # train on batches of at least this many cached items (all of them when fewer); `None`: the DataLoader's batch size
                 ):
         if not (aug is None or aug == 'off' or (isinstance(aug, int) and not isinstance(aug, bool) and aug >= 1)):
             raise CacheError(f"aug must be None, 'off' or a number of augmented passes >= 1, got {aug!r}.")
@@ -163,7 +160,7 @@ class FeatureCacheCallback(Callback):
 
     def _init_state(self):
         super()._init_state()
-        self.tdl,self.vdl,self.key,self.cut,self.src,self.active = None,None,None,None,None,False
+        self.tdl,self.vdl,self.key,self.cut,self.src,self.active,self.patched = None,None,None,None,None,False,None
 
     def clear(self):
         "Drop the cached features"
@@ -183,24 +180,32 @@ class FeatureCacheCallback(Callback):
         self._check()
         key = self._key()
         if key != self.key: self.clear(); self._plan(); self.key = key
-        self.learn.model.forward = _CachedForward(self.learn.model, self)
+        self.patched = self.learn.model   # before fastai's DistributedTrainer wraps it, whose forward calls this one's
+        self.patched.forward = _CachedForward(self.patched, self)
         self.active = True
+
+    @property
+    def loaders(self):
+        "The training and validation loaders, unwrapped from fastai's `DistributedDL` under distributed training"
+        return _raw(self.learn.dls.train),_raw(self.learn.dls.valid)
 
     def before_train(self):
         if not self.active or self.learn.dl is not self.learn.dls.train: return
         if self.tdl is None: self._build()
         self.tdl.k = self.epoch % self.tdl.feats.shape[0]
-        self.tdl.rng,self.learn.dl = self.learn.dls.train.rng,self.tdl
+        self.tdl.rng,self.learn.dl = self.loaders[0].rng,self.tdl   # distributed: fastai wraps it next, and each process draws its shard
 
     def after_train(self):
-        if self.active and self.learn.dl is self.tdl: self.learn.dls.train.rng = self.tdl.rng
+        if self.active and _raw(self.learn.dl) is self.tdl: self.loaders[0].rng = self.tdl.rng
 
     def before_validate(self):
         if self.active and self.vdl is not None and self.learn.dl is self.learn.dls.valid and self._key() == self.key:
             self.learn.dl = self.vdl
 
     def after_fit(self):
-        if isinstance(self.learn.model.__dict__.get('forward'), _CachedForward): del self.learn.model.forward
+        m = getattr(self, 'patched', None)
+        if m is not None and isinstance(m.__dict__.get('forward'), _CachedForward): del m.forward
+        self.patched = None
         for o in (self.tdl, self.vdl):
             if o is not None: o.cur = None
         self.active = False
@@ -210,12 +215,21 @@ class FeatureCacheCallback(Callback):
 def _cut(self:FeatureCacheCallback, opt, frozen_idx=None):
     "Where the model divides into the cached prefix and the head (the groups from `frozen_idx` on, default the optimizer's)"
     model = self.learn.model
+    hooked = [n for n,m in model.named_modules() if m._forward_hooks]
+    if hooked and not isinstance(model, nn.Sequential): raise CacheError(_hooked_msg(hooked))
     if not isinstance(model, nn.Sequential):
         raise CacheError(f"The feature cache needs an nn.Sequential model like nn.Sequential(body, head), got {type(model).__name__}: wrap the model, or train without the cache.")
     cut = _Cut(model, {id(p) for pl in opt.param_lists[ifnone(frozen_idx, opt.frozen_idx):] for p in pl})
     if not cut.modules:
         raise CacheError("The first module of the model trains, so there is no frozen body to cache: put the trainable group last, as in nn.Sequential(body, head).")
+    cached = {id(o) for m in cut.modules for o in m.modules()}
+    hooked = [n for n,m in model.named_modules() if m._forward_hooks and id(m) in cached]
+    if hooked: raise CacheError(_hooked_msg(hooked))
     return cut
+
+def _hooked_msg(names):
+    return (f"Modules of the model hand their outputs on through forward hooks ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}): a U-Net's "
+            "decoder reads the encoder's activations that way, so caching the body's output alone would feed it stale activations: train without the cache.")
 
 @patch
 def _check(self:FeatureCacheCallback):
@@ -241,8 +255,7 @@ def _check(self:FeatureCacheCallback):
 def _key(self:FeatureCacheCallback):
     "What the cache depends on: the cached modules' tensors, the data and `aug`"
     ts = [t for m in self.cut.modules for t in (*m.parameters(), *m.buffers()) if t.is_floating_point()]   # not BatchNorm's batch counts: PyTorch rewrites them on any load_state_dict, and eval mode ignores them
-    dls = self.learn.dls
-    return (*self.cut.modules, *[(t.data_ptr(), t._version) for t in ts], dls.train, dls.valid, self.aug)
+    return (*self.cut.modules, *[(t.data_ptr(), t._version) for t in ts], *self.loaders, self.aug)
 
 @patch
 def _sources(self:FeatureCacheCallback):
@@ -291,11 +304,12 @@ def _build(self:FeatureCacheCallback):
     "Run the cached prefix once, in eval mode, over the training and validation items"
     dls,model = self.learn.dls,self.learn.model
     mk = lambda p,n: torch.empty(p, n, *self.shape, dtype=self.dtype, device=self.store)
-    tf,vf = mk(self.passes, dls.train.n),mk(1, dls.valid.n)
+    tr,va = self.loaders
+    tf,vf = mk(self.passes, tr.n),mk(1, va.n)
     with _kept_random(), _eval_mode(model), torch.no_grad():
         tt = [self._encode(self.src[0], o) for o in tf][0]
         vt = self._encode(self.src[1], vf[0])
-    self.tdl,self.vdl,self.src = _FeatureDL(tf, tt, dls.train),_FeatureDL(vf, vt, dls.valid),None
+    self.tdl,self.vdl,self.src = _FeatureDL(tf, tt, tr, self.min_bs),_FeatureDL(vf, vt, va),None
 
 # %% ../nbs/05_cache.ipynb #6c997303
 @patch

@@ -36,6 +36,15 @@ def unwrap(m:nn.Module)->nn.Module:
     "The model inside a `DistributedDataParallel` (or similar) wrapper"
     return getattr(m, 'module', m)
 
+@contextmanager
+def _eval_mode(model):
+    "Put `model` in eval mode, and every module back in its mode on exit"
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try: yield
+    finally:
+        for m,t in modes: m.training = t
+
 # %% ../nbs/00_core.ipynb #21d0edcb
 def _check_lr(v, what='learning rate'):
     if not isinstance(v, (int, float, np.floating)) or not np.isfinite(v) or v <= 0:
@@ -111,7 +120,7 @@ class Stage:
     __repr__ = basic_repr('name,n_train,epochs,bn')
 
 # %% ../nbs/00_core.ipynb #20936767
-def _n_name(n, n_groups): return 'frozen' if n == 1 else 'unfrozen' if n >= n_groups else f'last{n}'
+def _n_name(n, n_groups): return 'unfrozen' if n >= n_groups else 'frozen' if n == 1 else f'last{n}'
 
 def _stage_list(unfreeze, n_groups):
     "Number of trainable groups per stage for an `unfreeze` mode"
@@ -171,7 +180,6 @@ def plan_stages(n_groups:int,       # parameter groups of the optimizer
                 total_epochs=None,  # epoch budget for the whole run; unused epochs go to later stages
                )->StagePlan:
     "A plan of stages that, with the defaults, is exactly fastai's `fine_tune`"
-    if n_groups < 2: raise PlanError(f"The model has {n_groups} parameter group, so nothing can be frozen: give the Learner a splitter (fastai_ft.split.auto_split).")
     ns = _stage_list(unfreeze, n_groups)
     if unfreeze == 'gradual' and n_groups == 2:
         warn("unfreeze='gradual' on 2 parameter groups (body and head) is the same as 'all': give the Learner splitter=auto_split (fastai_ft.split) for one group per stage of the body.")

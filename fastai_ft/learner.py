@@ -10,7 +10,7 @@ import inspect, functools
 from fastai.basics import *
 from fastai.callback.all import *
 from .core import *
-from .split import check_groups, group_sizes
+from .split import check_groups, group_sizes, one_group_note
 from .callback.adaptive import *
 from .callback.tracker import *
 from .callback.bn import BNPolicyCallback, bn_gap, bn_advice
@@ -133,7 +133,8 @@ def stage_plan(self:Learner,
                **kwargs          # `unfreeze`, `lr`, `lr_decay`, `bn`, `min_epochs`, `max_epochs`, `total_epochs`: see `plan_stages`
               )->StagePlan:
     "The plan `staged_fine_tune` would run, checked against this learner, without training"
-    check_groups(self)
+    check_groups(self, one_group='allow')
+    if (note := one_group_note(self)): warn(note)
     if epochs is None and plan is None: raise PlanError("Give the number of epochs (or plan=, or recipe='auto' to let the recipe choose them).")
     sizes = group_sizes(self)
     if plan is None: return plan_stages(len(sizes), epochs, base_lr, freeze_epochs, lr_mult, pct_start, div,

@@ -1,4 +1,4 @@
-"""`learn.staged_fine_tune(recipe='auto')`: train the head to convergence on cached features, fine-tune from it with the BatchNorm policy its measured drift calls for, and keep, on validation, the best of the head, the fine-tuned weights and mixes of the two, so the run never ends below its floor.
+"""`learn.staged_fine_tune(recipe='auto')`: train the head to convergence on cached features, fine-tune from it with the BatchNorm policy its measured drift calls for, and keep, on validation, the best of the heads, the fine-tuned weights and their mix, so the run never ends below its floor, for every kind of learner `fine_tune` runs on.
 
 Docs: https://fastai-ft.github.io/fastai_ft/recipe.html.md"""
 
@@ -6,23 +6,23 @@ Docs: https://fastai-ft.github.io/fastai_ft/recipe.html.md"""
 
 # %% ../nbs/08_recipe.ipynb #d9ef3f9e
 from __future__ import annotations
-import math
+import itertools, math, warnings
 from fastai.basics import *
 from fastai.callback.tracker import TrackerCallback
 from .core import *
-from .callback.adaptive import Plateau, infer_comp
+from .task import infer_comp, valid_items, compare_items, guess_loss
+from .callback.adaptive import Plateau
 from .callback.tracker import RunTracker
-from .callback.bn import BNPolicyCallback, BNGap, bn_gap, bn_modules
+from .callback.bn import BNPolicyCallback, BNGap, bn_gap, bn_modules, train_items_dl
 from .cache import FeatureCacheCallback, cache_issue
 from .core import _stage_list, _n_name
-from .split import check_groups, group_sizes
+from .split import check_groups, group_sizes, one_group_note
 from .cache import _random_tfms
 from .learner import synth_staged_learner
 
 # %% auto #0
-__all__ = ['state_of', 'load_state', 'mix_state', 'score_names', 'valid_scores', 'valid_hits', 'best_row', 'sweep_wd',
-           'choose_bn', 'EndsCallback', 'sign_test', 'choose_mix', 'smoothed_loss', 'using_loss', 'auto_plan',
-           'auto_recipe']
+__all__ = ['state_of', 'load_state', 'mix_state', 'score_names', 'valid_scores', 'best_row', 'sweep_wd', 'choose_bn',
+           'EndsCallback', 'choose_weights', 'choose_mix', 'smoothed_loss', 'using_loss', 'auto_plan', 'auto_recipe']
 
 # %% ../nbs/08_recipe.ipynb #8046fb7c
 def state_of(learn:Learner # the learner whose weights are copied
@@ -62,28 +62,14 @@ def valid_scores(learn:Learner, # the learner to validate
     with learn.no_bar(), learn.no_logging(): vals = learn.validate(dl=dl, cbs=cbs)
     return dict(zip(score_names(learn), main_values(vals)))
 
-class _Hits(Callback):
-    "Which validation items the model classifies right (`None` unless single-label classification)"
-    def before_validate(self): self.hits = []
-    def after_batch(self):
-        p,y = self.pred,(self.yb[0] if len(self.yb) == 1 else None)
-        if y is None or not isinstance(p, Tensor) or p.ndim != 2 or y.ndim != 1: self.hits = None
-        elif self.hits is not None: self.hits.append((p.argmax(1) == y).cpu())
-
-def valid_hits(learn:Learner, # the learner to validate
-               dl=None        # data to validate on (default `learn.dls.valid`)
-              )->tuple:
-    "`valid_scores`, and whether `learn` classifies each validation item right (`None` unless single-label classification)"
-    cb = _Hits()
-    return valid_scores(learn, dl, cbs=cb), (torch.cat(cb.hits) if cb.hits else None)
-
 def best_row(rows:list,           # one dict of scores per candidate, in order of preference for exact ties
-             metric:str,          # compared first; its direction is inferred from its name as fastai does
-             tie:str='valid_loss' # breaks ties of `metric`
+             metric:str,          # compared first; its direction from `fastai_ft.task.infer_comp`
+             tie:str='valid_loss',# breaks ties of `metric`
+             metrics=None         # the learner's metrics, whose objects say which way they go
             )->int:
     "Index of the best of `rows`: the best `metric`, then the best `tie`, then the earliest"
-    cm,ct = infer_comp(metric),infer_comp(tie)
-    key = lambda r: ((-1 if cm == np.greater else 1)*r[metric], (-1 if ct == np.greater else 1)*r[tie])
+    sign = lambda c: -1 if infer_comp(c, metrics) == np.greater else 1
+    key = lambda r: (sign(metric)*r[metric], sign(tie)*r[tie])
     return min(range(len(rows)), key=lambda i: key(rows[i]))
 
 # %% ../nbs/08_recipe.ipynb #4b048b04
@@ -105,14 +91,14 @@ def sweep_wd(learn:Learner, # a learner whose body is frozen (head-only fits)
 
 # %% ../nbs/08_recipe.ipynb #d6a88e94
 def choose_bn(gap:BNGap|None,     # `bn_gap` of the trained head on the frozen body, on training items; `None` without BatchNorm
-              n_classes:int=2,    # classes of the task: the loss of guessing, ln(n_classes), is the unit of the drift
+              unit:float=math.log(2), # the loss of guessing on the same items (`fastai_ft.task.guess_loss`), the unit of the drift
               threshold:float=2.  # the drift above which the body keeps its running statistics
              )->tuple:
-    "BatchNorm policy for fine-tuning, and why, from the loss that batch statistics add to the trained head's"
+    "BatchNorm policy for fine-tuning, and why, from the loss that batch statistics add to the trained head's, in units of `unit`"
     if gap is None: return 'train', "the model has no BatchNorm layer with running statistics, so there is no BatchNorm policy to choose"
-    drift = (gap.train_mode_loss - gap.eval_loss)/math.log(max(n_classes, 2))
+    drift = (gap.train_mode_loss - gap.eval_loss)/max(unit, 1e-8)
     how = (f"batch statistics raise the trained head's loss on training items from {gap.eval_loss:.3g} to {gap.train_mode_loss:.3g}, "
-           f"{drift:.2f} times the loss of guessing")
+           f"{drift:.2f} times the loss of guessing ({unit:.3g})")
     if drift > threshold: return 'eval', f"{how}, above {threshold:g}, so the body keeps its running statistics while it trains (bn='eval')"
     return 'train', f"{how}, at most {threshold:g}, so BatchNorm trains as fastai trains it (bn='train')"
 
@@ -130,39 +116,51 @@ class EndsCallback(Callback):
     def set_state(self, d): self.ends = d
 
 # %% ../nbs/08_recipe.ipynb #779fd353
-def sign_test(wins:int,  # items the candidate gets right and the reference wrong
-              losses:int # items the reference gets right and the candidate wrong
-             )->float:
-    "One-sided p-value of the sign test: the chance of `wins` or more if the `wins+losses` disagreements fell at random"
-    n = wins+losses
-    return sum(math.comb(n, k) for k in range(wins, n+1))/2**n
+def choose_weights(learn:Learner,  # the learner; it is left holding the chosen weights
+                   cands:dict,     # name -> `state_of` copy of each candidate, the reference first
+                   metric:str='valid_loss', # ranks the candidates that qualify (ties: valid loss, then their order)
+                   p:float=0.05,   # another candidate replaces the reference only if it beats it item by item with a p-value below this
+                   margin:float=0.05 # without per-item values: only with a validation loss this fraction lower than the reference's
+                  )->tuple:
+    "Validate `cands`; keep the first (the reference) unless another is better beyond chance; return the name kept, every candidate's scores and comparison, and why items could not be compared (or `None`)"
+    rows,vals,why = [],[],None
+    for name,sd in cands.items():
+        load_state(learn, sd)
+        s,v,w = valid_items(learn)
+        rows.append(dict(name=name, **s)); vals.append(v); why = why or w
+    for r,v in zip(rows, vals):
+        r.update(compare_items(v, vals[0]) if why is None else dict(wins=None, losses=None, p=None, test=None))
+    beats = lambda r: r['p'] < p if why is None else r['valid_loss'] < (1-margin)*rows[0]['valid_loss']
+    ok = [i for i,r in enumerate(rows) if i == 0 or beats(r)]
+    i = int(main_values([ok[best_row([rows[o] for o in ok], metric, metrics=learn.metrics)]])[0])   # the main process's choice, for every process
+    load_state(learn, cands[rows[i]['name']])
+    return rows[i]['name'], rows, why
 
 def choose_mix(learn:Learner,  # the learner; it is left holding the chosen weights
                floor:dict,     # the head's weights on the pretrained body (`alpha=0`)
                tuned:dict,     # the best fine-tuned weights (`alpha=1`)
                alphas=(0, 0.5, 1), # mixes to validate
                metric:str='valid_loss', # ranks the mixes that qualify (ties: valid loss, then the reference, then the most fine-tuned)
-               p:float=0.05,   # a mix replaces the reference only if it beats it with a sign test p-value below this
+               p:float=0.05,   # a mix replaces the reference only if it beats it item by item with a p-value below this
                ref:float=None, # the reference: the mix kept unless another beats it beyond chance (default 0.5, WiSE-FT's even mix; the largest alpha when not in `alphas`)
               )->tuple:
-    "Validate the mixes `alphas` of `floor` and `tuned`; keep `ref` unless another is better beyond chance; return the alpha kept and every mix's scores"
+    "`choose_weights` among the mixes `alphas` of `floor` and `tuned`; return the alpha kept and every mix's scores"
     ref = ifnone(ref, 0.5)
     ref = ref if ref in alphas else max(alphas)
     alphas = sorted(alphas, key=lambda a: (a != ref, -a))   # the reference first, then the most fine-tuned
-    rows,hits = [],[]
-    for a in alphas:
-        load_state(learn, mix_state(floor, tuned, a))
-        s,h = valid_hits(learn)
-        rows.append(dict(alpha=a, **s)); hits.append(h)
-    for r,h in zip(rows, hits):
-        r['wins'],r['losses'] = (int((h & ~hits[0]).sum()), int((hits[0] & ~h).sum())) if h is not None and hits[0] is not None else (None, None)
-        r['p'] = sign_test(r['wins'], r['losses']) if r['wins'] is not None else None
-    ok = [i for i,r in enumerate(rows) if i == 0 or r['p'] is None or r['p'] < p]
-    i = int(main_values([ok[best_row([rows[o] for o in ok], metric)]])[0])   # the main process's choice, for every process
-    load_state(learn, mix_state(floor, tuned, rows[i]['alpha']))
-    return rows[i]['alpha'], rows
+    a,rows,_ = choose_weights(learn, {a: mix_state(floor, tuned, a) for a in alphas}, metric, p)
+    return a, [dict(alpha=r.pop('name'), **r) for r in rows]
 
 # %% ../nbs/08_recipe.ipynb #a2ab7d98
+def _smoothing_skipped(lf, f):
+    "Why label smoothing leaves the loss `lf` (wrapping `f`) alone"
+    if isinstance(f, (nn.BCEWithLogitsLoss, nn.BCELoss)): return "a multi-label (binary) loss has no single true class to smooth towards"
+    if isinstance(f, (nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.HuberLoss)): return "a regression loss has no labels to smooth"
+    if isinstance(f, nn.CrossEntropyLoss): return "it already weighs its classes or smooths its labels"
+    return "label smoothing replaces only plain, unweighted cross-entropy"
+
+def _loss_name(lf): return f"{type(lf.func).__name__}Flat" if type(lf) is BaseLoss else type(lf).__name__   # MSELossFlat() is a BaseLoss
+
 def smoothed_loss(learn:Learner, # the learner whose loss may be replaced
                   eps:float=0.1  # label smoothing of fastai's `LabelSmoothingCrossEntropyFlat`; 0 or None: none
                  )->tuple:
@@ -171,11 +169,11 @@ def smoothed_loss(learn:Learner, # the learner whose loss may be replaced
     f = getattr(lf, 'func', lf)   # fastai's `CrossEntropyLossFlat` wraps an `nn.CrossEntropyLoss`
     if not eps: return lf, "loss: the learner's own (label_smoothing=0)"
     if not (isinstance(f, nn.CrossEntropyLoss) and f.weight is None and not f.label_smoothing and f.reduction == 'mean'):
-        return lf, f"loss: the learner's own ({type(lf).__name__}); label smoothing replaces only plain, unweighted cross-entropy"
+        return lf, f"loss: the learner's own ({_loss_name(lf)}) in every stage: {_smoothing_skipped(lf, f)}"
     return (LabelSmoothingCrossEntropyFlat(eps=eps, axis=getattr(lf, 'axis', 1)),
             f"loss: cross-entropy with labels smoothed by eps={eps:g} (fastai's LabelSmoothingCrossEntropyFlat) in every stage, so neither head nor "
-            f"fine-tuned weights grow over-confident; the weight decay and the BatchNorm policy are chosen in the learner's own loss, which is back "
-            f"after the run (the stages' valid_loss is the smoothed one)")
+            f"fine-tuned weights grow over-confident; the weight decay, the BatchNorm policy and the final weights are chosen in the learner's own "
+            f"loss, which is back after the run (the stages' valid_loss is the smoothed one)")
 
 @contextmanager
 def using_loss(learn:Learner, # the learner
@@ -224,10 +222,13 @@ def _budget(total, head_epochs, epochs, n_ft):
     if epochs != 'auto': epochs = max(1, min(epochs, left-1))
     return max(1, min(head_epochs, left - (1 if epochs == 'auto' else epochs))), epochs
 
-def _head_line(cached, why, learn, aug, epochs, bn):
+def _head_line(cached, why, learn, aug, epochs, bn, min_bs):
     if not cached: return f"head: {epochs} epochs through the frozen body with bn={bn!r}, without the feature cache ({why.rstrip('.')})"
     rnd = _random_tfms(learn.dls.train)
     how = f"{aug} cached augmented passes ({', '.join(rnd)})" if rnd and aug != 'off' else 'the body outputs computed once'
+    bs,n = learn.dls.train.bs,learn.dls.train.n
+    hb = min(max(bs, min_bs or 0), n)
+    if hb != bs: how += f" in batches of {hb}{' (all the training items)' if hb == n else ''} instead of {bs}, so that the head's BatchNorm sees enough items"
     return f"head: {epochs} epochs on {how}, body fixed (bn='freeze'), so the head converges in seconds"
 
 def _fmt_lrs(lrs, n): return f"{lrs[-n]:.1e}" if n == 1 or np.isclose(lrs[-n], lrs[-1]) else f"{lrs[-n]:.1e}..{lrs[-1]:.1e}"
@@ -238,6 +239,30 @@ def _with_bn(plan, bn):
     if len(bns) != len(plan)-1: raise PlanError(f"Got {len(bns)+1} BatchNorm policies for {len(plan)} stages: pass one, or one per stage.")
     for s,b in zip(plan[1:], bns): s.bn = b
     return plan
+
+@contextmanager
+def _said_once():
+    "Inside the block, the one-parameter-group warning is not repeated (the recipe says it once, and in its report)"
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', 'The learner has 1 parameter group')
+        yield
+
+def _one_group(learn, plan_only, note, epochs, base_lr, freeze_epochs, lr, bn, wd, label_smoothing, tracker, cbs, kwargs):
+    "fastai's `fine_tune` plan for a learner with one parameter group, with the parts of the recipe that apply to it"
+    warn(note)
+    with _said_once(): plan = learn.stage_plan(ifnone(epochs, 3), ifnone(base_lr, 2e-3), ifnone(freeze_epochs, 1), lr=lr, bn=ifnone(bn, 'train'),
+                                               **{k:kwargs.pop(k) for k in ('pct_start', 'div', 'lr_mult', 'total_epochs') if k in kwargs})
+    loss,loss_why = smoothed_loss(learn, label_smoothing)
+    lines = [f"head: none: {note[:-1]}",
+             f"weight decay: {'wd=%g as given' % wd if wd is not None else 'the learner default (no grid: there is no head to train on cached features)'}",
+             f"BatchNorm while fine-tuning: {'bn=%r as given' % bn if bn is not None else 'fastai default (bn=train): with no head trained on a frozen body there is no drift to measure'}",
+             f"fine-tuning: fastai's fine_tune plan, {', '.join(f'{s.name} ({s.epochs} epochs at {_fmt_lrs(s.lrs, 1)})' for s in plan)}, the whole model in each",
+             loss_why]
+    if plan_only: plan.notes = lines; return plan
+    if wd is not None: kwargs = {**kwargs, 'wd': wd}
+    with _said_once(), using_loss(learn, loss): report = learn.staged_fine_tune(plan=plan, tracker=tracker, cbs=cbs, **kwargs)
+    report.decisions = lines + [f"weights: {'the tracker' + chr(39) + 's' if tracker else 'the last epoch' + chr(39) + 's'}: with one parameter group there is no head on a pretrained body to fall back on"]
+    return report
 
 # %% ../nbs/08_recipe.ipynb #5375ee30
 def auto_recipe(learn:Learner,      # the learner to fine-tune
@@ -254,19 +279,23 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
                 cbs=None,           # more callbacks for the staged run
                 plan=None,          # not allowed: the recipe makes the plan
                 head_aug=2,         # augmented passes cached for the head when the training transforms are random ('off': none)
+                head_bs=32,         # fewest items per batch in the head's cached epochs (all the training items when fewer)
                 wds=(1e-3, 1e-2, 1e-1), # weight decays tried for the head
                 sweep_epochs=10,    # epochs of each weight-decay try
-                alphas=(0, 0.5, 1), # mixes of head (0) and fine-tuned (1) weights compared at the end
-                ref=None,           # the mix kept unless another beats it on validation beyond chance (default: WiSE-FT's 0.5; 1, the fine-tuned weights, when the drift calls for bn='eval')
-                p=0.05,             # another mix replaces `ref` only if a sign test on validation gives a p-value below this
+                alphas=(0, 0.5, 1), # mixes of head (0) and fine-tuned (1) weights compared at the end, with the best weight-decay try's head
+                ref=None,           # the mix kept unless another candidate beats it on validation beyond chance (default: WiSE-FT's 0.5; 1, the fine-tuned weights, when the drift calls for bn='eval')
+                p=0.05,             # another candidate replaces `ref` only if it beats it item by item on validation with a p-value below this
                 cache=True,         # allow the feature cache for the head
                 unfreeze='all',     # 'all', 'gradual' or a list of group counts
                 label_smoothing=0.1, # eps of a label-smoothing loss for the training stages when the learner's loss is plain cross-entropy (0: the learner's loss); the choices use the learner's own
                 **kwargs            # more arguments of `staged_fine_tune` (`plateau`, `check_bn`, `resume`, `lr_decay`, ...) and `fit_one_cycle`
                ):
-    "`staged_fine_tune(recipe='auto')`: head to convergence, fine-tuning from it, and the best of head, fine-tuned and mixed weights"
+    "`staged_fine_tune(recipe='auto')`: head to convergence, fine-tuning from it, and the best of heads, fine-tuned and mixed weights"
     if plan is not None: raise PlanError("recipe='auto' makes its own plan: pass plan= or recipe=, not both.")
-    check_groups(learn)
+    check_groups(learn, one_group='allow')
+    if (note := one_group_note(learn)):
+        return _one_group(learn, plan_only, note, epochs, base_lr, freeze_epochs, lr, bn, wd, label_smoothing, tracker, cbs,
+                          {**kwargs, **({} if total_epochs is None else dict(total_epochs=total_epochs)), **({} if lr_mult is None else dict(lr_mult=lr_mult))})
     head_bn = bn[0] if is_listy(bn) else 'freeze'
     why = ('cache=False was passed' if not cache else f"bn={head_bn!r} was passed for the head" if head_bn != 'freeze'
            else cache_issue(learn, head_aug))
@@ -276,24 +305,35 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
     kw = dict(head_epochs=head_epochs, head_lr=ifnone(base_lr, 1e-2), head_bn=head_bn, epochs=epochs, lr=ifnone(lr, 1e-3),
               lr_mult=ifnone(lr_mult, 10), unfreeze=unfreeze, total_epochs=total_epochs, plateau=kwargs.get('plateau'),
               lr_decay=kwargs.pop('lr_decay', None), **{k:kwargs.pop(k) for k in ('pct_start', 'div') if k in kwargs})
-    lines = [_head_line(cached, why, learn, head_aug, head_epochs, head_bn)]
+    lines = [_head_line(cached, why, learn, head_aug, head_epochs, head_bn, head_bs)]
     loss,loss_why = smoothed_loss(learn, label_smoothing)
     if plan_only:
         p = _with_bn(auto_plan(learn, head_wd=wd, **kw), ifnone(bn, 'train'))
         p.notes = lines + [loss_why, f"chosen when it runs: {', '.join(o for o,c in (('the head weight decay', wd is None and cached), ('the fine-tuning BatchNorm policy', bn is None)) if c) or 'nothing'}; "
-                           f"and which of the head, the fine-tuned weights and their mixes {list(alphas)} to keep (alpha={ref if ref is not None else '0.5, or 1 on a far domain,'} unless another beats it beyond chance)"]
+                           f"and which of the heads, the fine-tuned weights and their mixes {list(alphas)} to keep (alpha={ref if ref is not None else '0.5, or 1 on a far domain,'} unless another beats it beyond chance)"]
         return p
-    return _run_auto(learn, kw, lines, loss_why, loss, cached, bn, wd, tracker, cbs, head_aug, wds, sweep_epochs, alphas, ref, p, kwargs)
+    return _run_auto(learn, kw, lines, loss_why, loss, cached, bn, wd, tracker, cbs, head_aug, head_bs, wds, sweep_epochs, alphas, ref, p, kwargs)
 
 # %% ../nbs/08_recipe.ipynb #c7ea6746
-def _run_auto(learn, kw, lines, loss_why, loss, cached, bn, wd, tracker, cbs, head_aug, wds, sweep_epochs, alphas, ref, p, kwargs):
-    "Decide what needs the data in the learner's own loss, run the staged plan in `loss`, keep the best of head, fine-tuned and mixed weights"
+def _drift(learn, head):
+    "`bn_gap` and the loss of guessing of the weights `head` on two batches of training items, as the main process measured them"
+    start = state_of(learn); load_state(learn, head)
+    try:
+        batches = [b for b in itertools.islice(train_items_dl(learn.dls), 2) if find_bs(b) > 1]
+        gap = BNGap(*main_values(bn_gap(learn, dl=batches, n_batches=2)))   # in the learner's own loss
+        unit = main_values([guess_loss(learn, batches)[0]])[0]
+    finally: load_state(learn, start)
+    return gap,unit
+
+def _run_auto(learn, kw, lines, loss_why, loss, cached, bn, wd, tracker, cbs, head_aug, head_bs, wds, sweep_epochs, alphas, ref, p, kwargs):
+    "Decide what needs the data in the learner's own loss, run the staged plan in `loss`, keep the best of heads, fine-tuned and mixed weights"
     learn.freeze()
-    cache_cb = FeatureCacheCallback(aug=head_aug, verbose=False) if cached else None
+    cache_cb = FeatureCacheCallback(aug=head_aug, verbose=False, min_bs=head_bs) if cached else None
     head_cbs = [BNPolicyCallback(kw['head_bn']), *L(cache_cb)]
-    head = None
+    tried = None
     if wd is None and cached and len(wds) > 1:
         wd_head,rows,head = sweep_wd(learn, list(wds), sweep_epochs, kw['head_lr'], head_cbs)
+        tried = (f"the weight-decay try's head (wd={wd_head:g}, {sweep_epochs} epochs)", head)
         lines.append(f"weight decay of the head: {wd_head:g}, the lowest valid_loss after {sweep_epochs} cached epochs with each of "
                      + ', '.join(f"{w:g} ({r['valid_loss']:.4f})" for w,r in zip(wds, rows)))
     else:
@@ -302,11 +342,7 @@ def _run_auto(learn, kw, lines, loss_why, loss, cached, bn, wd, tracker, cbs, he
                      + ('' if wd is not None else f" (no grid: {'one value in wds' if cached else 'without the cache each try costs full epochs'})"))
     if bn is not None: ft_bn,bn_why = bn,f"bn={bn!r} as given"
     elif not _has_bn(learn): ft_bn,bn_why = choose_bn(None)
-    elif head is not None:
-        start = state_of(learn); load_state(learn, head)
-        gap = bn_gap(learn, n_batches=2)   # in the learner's own loss, the unit `choose_bn` is calibrated in
-        load_state(learn, start)
-        ft_bn,bn_why = choose_bn(gap, getattr(learn.dls, 'c', 2))
+    elif tried is not None: ft_bn,bn_why = choose_bn(*_drift(learn, tried[1]))
     else: ft_bn,bn_why = 'train',"fastai's default, as no trained head was available before fine-tuning to measure the drift"
     if ref is None and bn is None and ft_bn == 'eval':
         ref,bn_why = 1,f"{bn_why}; a task this far from the pretraining makes the fine-tuned weights, not their mix with the head, the reference at the end"
@@ -321,37 +357,83 @@ def _run_auto(learn, kw, lines, loss_why, loss, cached, bn, wd, tracker, cbs, he
     tracker = ifnone(tracker, RunTracker(ckpt_dir=False, rollback=None))   # the head ends converged: no roll-back to an earlier head epoch
     if wd is not None: kwargs = {**kwargs, 'wd': wd}
     with using_loss(learn, loss):
-        report = learn.staged_fine_tune(plan=plan, tracker=tracker, cbs=[*L(cache_cb), ends, *L(cbs)],
-                                        total_epochs=kw['total_epochs'], **kwargs)
-        return _keep_best(learn, report, ends, alphas, metric, lines, p, ref)
+        report = learn.staged_fine_tune(plan=plan, tracker=tracker, cbs=[*L(cache_cb), ends, *L(cbs)], total_epochs=kw['total_epochs'], **kwargs)
+    return _finish(learn, report, ends, tried, alphas, metric, lines, p, ref)
+
+def _finish(learn, report, ends, tried, alphas, metric, lines, p, ref):
+    "Choose the final weights in the learner's own loss; if that fails, keep the weights the run ended with and say so"
+    end = state_of(learn)
+    try: return _keep_best(learn, report, ends, tried, alphas, metric, lines, p, ref)
+    except Exception as e:
+        load_state(learn, end)
+        msg = f"choosing among the heads, the fine-tuned weights and their mix failed ({type(e).__name__}: {e}), so the learner keeps the weights the run ended with"
+        warn(f"recipe='auto' trained to the end, but {msg}.")
+        report.decisions,report.final = lines + [f"weights: the run's last: {msg}"],None
+        return report
 
 # %% ../nbs/08_recipe.ipynb #89e3c5ae
-def _mix_name(a): return "the head's (the floor)" if a == 0 else "the fine-tuned weights" if a == 1 else f"the {a:g} mix of head and fine-tuned weights (WiSE-FT)"
+def _f(v, spec='.4f'): return '-' if v is None else format(v, spec)
 
-def _why(best, ref, rows, metric, p):
-    "Why `best` was kept, with the numbers"
-    if best is not ref: return f"it beats {_mix_name(ref['alpha'])} on {best['wins']} validation items and loses on {best['losses']} (sign test p={best['p']:.3g})"
-    others = [r for r in rows if r is not ref]
+def _cand(a): return ("the head stage's end" if a == 0 else "the fine-tuned weights" if a == 1
+                      else f"the {a:g} mix of the head stage's end and the fine-tuned weights (WiSE-FT)")
+
+def _items(r):
+    "How candidate row `r` did against the reference, item by item, in words"
+    if r['p'] is None: return f"validation loss {_f(r['valid_loss'])}"
+    return f"better on {r['wins']} validation items, worse on {r['losses']}, {r['test']} p={_f(r['p'], '.2g')}"
+
+def _why(best, rows, metric, p, why):
+    "Why `best` was kept over the reference `rows[0]`, with the numbers"
+    ref,others = rows[0],rows[1:]
+    if best is not ref:
+        if why is None: return f"it beats {ref['name']} beyond chance ({_items(best)})"
+        return f"its validation loss is more than 5% below that of {ref['name']} ({_f(ref['valid_loss'])}); items could not be compared: {why}"
     if not others: return 'no other weights were compared (alphas)'
-    return 'kept over ' + ', '.join(f"{_mix_name(r['alpha'])} ({r[metric]:.4f}" + (f", {r['wins']} wins to {r['losses']}, p={r['p']:.2g})" if r['p'] is not None else ')') for r in others) + f": none better beyond chance (p < {p})"
+    rule = f"none better beyond chance (p < {p:g})" if why is None else f"none with a validation loss 5% lower (items could not be compared: {why})"
+    return 'kept over ' + ', '.join(f"{r['name']} ({metric} {_f(r[metric])}, {_items(r)})" for r in others) + f": {rule}"
 
-def _keep_best(learn, report, ends, alphas, metric, lines, p, ref):
-    "Choose among the head, the fine-tuned weights and their mixes on validation; put the decisions in `report`"
+def _below_floor(best, floor, metric, metrics):
+    "A plain sentence when the weights kept validate below the floor"
+    if floor is best or not infer_comp(metric, metrics)(floor[metric], best[metric]) or np.isclose(floor[metric], best[metric]): return ''
+    return (f"; it validates below the floor ({floor['name']}, {metric} {_f(floor[metric])}), which did not beat the reference beyond chance "
+            f"({_items(floor)}), so the rule keeps it")
+
+def _best_head(learn, heads, metric):
+    "Load the best of the head weights `heads` (name -> state) on validation; return its scores"
+    rows = []
+    for name,sd in heads.items(): load_state(learn, sd); rows.append(dict(name=name, **valid_scores(learn)))
+    best = rows[int(main_values([best_row(rows, metric, metrics=learn.metrics)])[0])]
+    load_state(learn, heads[best['name']])
+    return best
+
+def _keep_best(learn, report, ends, tried, alphas, metric, lines, p, ref):
+    "Choose among the heads, the fine-tuned weights and their mixes on validation; put the decisions in `report`"
     def _done(line, final=None):
         report.decisions,report.final = lines + [f"weights: {line}"],final
         return report
-    if 'head' not in ends.ends: return _done("the run's best, as the head-only stage did not end normally")
-    (f,report.floor_at,head) = ends.ends['head']
-    if 'tuned' not in ends.ends:
-        load_state(learn, head)
-        return _done(f"the head's (the floor), as fine-tuning did not end normally: {metric} {f[metric]:.4f} on validation", f[metric])
+    heads = dict([tried] if tried else [])
+    if 'head' in ends.ends: heads = {_cand(0): ends.ends['head'][2], **heads}
+    if 'head' not in ends.ends and not heads: return _done("the run's best, as the head-only stage did not end normally")
+    if 'head' in ends.ends: report.floor_at = ends.ends['head'][1]
+    if 'tuned' not in ends.ends or 'head' not in ends.ends:
+        b = _best_head(learn, heads, metric)
+        report.floor_value,report.floor_name = b[metric],b['name']
+        return _done(f"{b['name']}, the best head on validation ({metric} {_f(b[metric])}), as {'fine-tuning' if 'head' in ends.ends else 'the head-only stage'} did not end normally", b[metric])
     t,te,tuned = ends.ends['tuned']
     if te <= report.floor_at:   # the tracker rolled fine-tuning back to a head-only epoch
         load_state(learn, tuned)
-        return _done(f"epoch {te} of the head-only stage, which the tracker rolled fine-tuning back to: {metric} {t[metric]:.4f} on validation", t[metric])
-    a,rows = choose_mix(learn, head, tuned, alphas, metric, p, ref)
-    learn.recipe_mixes = pd.DataFrame(rows).set_index('alpha')
-    best,first = next(r for r in rows if r['alpha'] == a),rows[0]   # `choose_mix` puts the reference first
-    return _done(f"{_mix_name(a)}: {metric} {best[metric]:.4f} on validation; " + _why(best, first, rows, metric, p), best[metric])
+        return _done(f"epoch {te} of the head-only stage, which the tracker rolled fine-tuning back to: {metric} {_f(t[metric])} on validation", t[metric])
+    ref = ifnone(ref, 0.5)
+    ref = ref if ref in alphas else max(alphas)
+    cands = {_cand(a): mix_state(heads[_cand(0)], tuned, a) for a in sorted(alphas, key=lambda a: (a != ref, -a))}   # the reference first
+    if tried: cands[tried[0]] = tried[1]
+    name,rows,why = choose_weights(learn, cands, metric, p)
+    learn.recipe_candidates = pd.DataFrame(rows).set_index('name')
+    best = next(r for r in rows if r['name'] == name)
+    hs = [r for r in rows if r['name'] in heads]
+    floor = hs[best_row(hs, metric, metrics=learn.metrics)] if hs else dict(name=_cand(0), **ends.ends['head'][0])
+    report.floor_value,report.floor_name = floor[metric],floor['name']
+    return _done(f"{name}: {metric} {_f(best[metric])} on validation; " + _why(best, rows, metric, p, why)
+                 + (_below_floor(best, floor, metric, learn.metrics) if 'p' in floor else ''), best[metric])
 
 recipes['auto'] = auto_recipe

@@ -8,7 +8,7 @@ Docs: https://fastai-ft.github.io/fastai_ft/report.html.md"""
 from __future__ import annotations
 from fastai.basics import *
 from matplotlib.ticker import MaxNLocator
-from .callback.adaptive import infer_comp
+from .task import infer_comp
 
 # %% auto #0
 __all__ = ['nonfinite_words', 'StageReport', 'plot_stages']
@@ -65,6 +65,7 @@ class StageReport:
                 ):
         store_attr()
         self.decisions = list(ifnone(decisions, []))
+        self.floor_value,self.floor_name = None,None   # a recipe's floor, when it is no epoch of `history` (the best of several heads)
         self.comp = infer_comp(monitor)
         self.metric = _metric_col(history, monitor) if len(history) else monitor
 
@@ -90,9 +91,10 @@ class StageReport:
 
     @property
     def floor(self):
-        "Best `metric` of the frozen (head-only) stage (or at epoch `floor_at`), if the run had one"
+        "Best `metric` of the frozen (head-only) stage (or at epoch `floor_at`, or a recipe's `floor_value`), if the run had one"
+        if self.floor_value is not None: return self.floor_value
         s = self.stages[0] if self.stages else None
-        if s is None or s.n_train != 1 or self.metric not in self.history: return None
+        if s is None or s.n_train != 1 or s.n_train >= s.n_groups or self.metric not in self.history: return None   # one group: no head-only stage
         if self.floor_at is not None: return float(self.history.loc[self.history.epoch == self.floor_at, self.metric].iloc[0])
         v = self._best(self.history[self.history.stage == s.index], self.metric)[0]
         return None if np.isnan(v) else v
@@ -122,7 +124,7 @@ class StageReport:
     def __str__(self):
         lines = [self.table().to_string()]
         if not len(self.history): lines.append("no epoch completed, so there is no floor or ceiling to report")
-        if self.floor is not None: lines.append(f"floor   (frozen head only)  {self.metric} = {self.floor:.4f}")
+        if self.floor is not None: lines.append(f"floor   ({self.floor_name or 'frozen head only'})  {self.metric} = {self.floor:.4f}")
         if self.ceiling is not None: lines.append(f"ceiling (final weights)     {self.metric} = {self.ceiling:.4f}")
         if self.best_at: lines.append(f"{'best weights loaded from' if self.final is None else 'best epoch of the run:'} stage {self.best_at['stage']} ({self.best_at['stage_name']}), "
                                       f"epoch {self.best_at['epoch']}: {self.monitor} = {self.best_at['value']:.4f}")

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['GroupError', 'resnet_split', 'features_split', 'timm_split', 'auto_split', 'stage_splitter', 'group_sizes',
-           'check_groups', 'n_params']
+           'one_group_note', 'check_groups', 'n_params']
 
 # %% ../nbs/01_split.ipynb #d85d0e67
 from fastai.basics import *
@@ -162,18 +162,26 @@ def _check_n_train(n_groups, n_train):
 def _one_group_fix(m):
     "What to do about a model with one parameter group: a body to split, or nothing pretrained to freeze"
     m = getattr(m, 'module', m)
-    if isinstance(m, nn.Sequential) and len(m) > 1: return "pass splitter=auto_split (or your own splitter) to the Learner."
-    return (f"{type(m).__name__} has no pretrained body to freeze, so train it with learn.fit_one_cycle, "
-            "or give the Learner a splitter that returns its parameter groups to run stages anyway.")
+    if isinstance(m, nn.Sequential) and len(m) > 1: return "to keep its body frozen while the head trains, pass splitter=auto_split (or your own splitter) to the Learner."
+    return (f"{type(m).__name__} has no pretrained body to freeze (to run stages that keep parts of it fixed, "
+            "give the Learner a splitter that returns its parameter groups).")
+
+def one_group_note(learn:Learner # Learner to check (its optimizer is created if needed)
+                  )->str|None:
+    "With a single parameter group, one sentence on what freezing does (nothing) and what to do; else `None`"
+    if len(_opt(learn).param_lists) > 1: return None
+    return (f"The learner has 1 parameter group, so freeze() freezes nothing and every stage trains the whole model, as in fastai's "
+            f"fine_tune: {_one_group_fix(learn.model)}")
 
 def check_groups(learn:Learner, # Learner to check (its optimizer is created if needed)
                  n_train:int|None=None, # Groups, counted from the head, that a stage trains
                  lrs:list|None=None, # Learning rates that a stage gives, one per group when a list or array
+                 one_group:str='raise', # a single group: 'raise' a `GroupError`, or 'allow' it (the caller says so, see `one_group_note`)
                 ):
     "Raise `GroupError` when `learn`'s parameter groups cannot support staged freezing with `n_train` and `lrs`"
     pls = _opt(learn).param_lists
     n = len(pls)
-    if n == 1: raise GroupError(f"The learner has 1 parameter group, so freeze() would freeze nothing; {_one_group_fix(learn.model)}")
+    if n == 1 and one_group == 'raise': raise GroupError(f"{one_group_note(learn)[:-1]}; nothing can be frozen.")
     ids = [id(p) for pl in pls for p in pl]
     seen = set(ids)
     lost = [k for k,p in learn.model.named_parameters() if p.requires_grad and id(p) not in seen]

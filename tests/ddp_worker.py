@@ -1,5 +1,5 @@
 """One process of the two-process test in tests/test_distributed.py. Launched the way the docs tell users to:
-    torchrun --nproc_per_node 2 tests/ddp_worker.py OUT_DIR"""
+    torchrun --nproc_per_node 2 tests/ddp_worker.py OUT_DIR [staged|recipe]"""
 import faulthandler, json, sys
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +17,7 @@ def _broadcast(self, t, rank):
     return t.tolist()
 DistributedDL._broadcast = _broadcast
 
-out = Path(sys.argv[1])
+out,mode = Path(sys.argv[1]),(sys.argv[2] if len(sys.argv) > 2 else 'staged')
 # A hang must fail fast and say where: a collective that waits 90 s raises (gloo's timeout), anything else stuck
 # (start-up, exit) dumps every thread's stack after 240 s and exits.
 faulthandler.dump_traceback_later(240, exit=True)
@@ -27,11 +27,14 @@ set_seed(0)
 learn = synth_staged_learner(3, n=512, bs=32)
 set_seed(1 + int(os.environ.get('RANK', 0)))   # different random states per process: decisions must still agree
 with learn.distrib_ctx(sync_bn=False, cpu=True, kwargs_handlers=[pg]):   # SyncBatchNorm needs CUDA; cpu=True makes Accelerate use gloo
-    r = learn.staged_fine_tune('auto', freeze_epochs='auto', base_lr=1e-2, total_epochs=6,
-                               plateau=Plateau(min_delta=0.03, max_epochs=4),
-                               tracker=RunTracker(ckpt_dir=out/'ckpt', rollback='restore'))
+    if mode == 'recipe':   # the feature cache per process, the weight-decay sweep, the drift, the final choice on gathered items
+        r = learn.staged_fine_tune(recipe='auto', epochs=2, freeze_epochs=5, tracker=RunTracker(ckpt_dir=out/'ckpt', rollback=None))
+    else:
+        r = learn.staged_fine_tune('auto', freeze_epochs='auto', base_lr=1e-2, total_epochs=6,
+                                   plateau=Plateau(min_delta=0.03, max_epochs=4),
+                                   tracker=RunTracker(ckpt_dir=out/'ckpt', rollback='restore'))
 rank = rank_distrib()
-json.dump(dict(stages=[[s.name, s.epochs_run, s.reason, s.rollback] for s in r], best=r.best_at,
+json.dump(dict(stages=[[s.name, s.epochs_run, s.reason, s.rollback] for s in r], best=r.best_at, decisions=r.decisions,
                valid_loss=learn.stage_history.valid_loss.tolist()), open(out/f'rank{rank}.json', 'w'))
 torch.save(learn.model.state_dict(), out/f'rank{rank}.pth')
 torch.distributed.barrier()                   # both have written their results

@@ -42,8 +42,12 @@ def test_bad_input(case):
     call, contains = CASES[case]
     fails_cleanly(synth_staged_learner(3), call, contains)
 
-def test_one_group():
-    fails_cleanly(synth_learner(), lambda l: l.staged_fine_tune(1), 'has 1 parameter group, so freeze() would freeze nothing')
+def test_one_group_runs_what_fine_tune_runs():
+    "One parameter group: fastai's fine_tune runs (freezing nothing), so staged_fine_tune runs the same, with one warning"
+    with pytest.warns(UserWarning, match=r"1 parameter group, so freeze\(\) freezes nothing.*RegModel has no pretrained body"):
+        learn = synth_learner()
+        with learn.no_bar(), learn.no_logging(): r = learn.staged_fine_tune(1)
+    assert [(s.name, s.n_train, s.n_groups) for s in r] == [('frozen', 1, 1), ('unfrozen', 1, 1)] and r.floor is None
 
 def test_params_missing_from_optimizer():
     learn = synth_staged_learner(3)

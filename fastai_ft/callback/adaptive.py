@@ -9,23 +9,17 @@ from __future__ import annotations
 from fastai.basics import *
 from fastai.callback.schedule import ParamScheduler, combined_cos
 from fastai.callback.tracker import TrackerCallback
+from ..task import infer_comp
 
 # %% auto #0
-__all__ = ['infer_comp', 'Plateau', 'warp_sched', 'shift_sched', 'set_stage_scheds', 'StageSchedCallback',
-           'AdaptiveStageCallback']
-
-# %% ../../nbs/02_callback.adaptive.ipynb #71de718f
-def infer_comp(monitor:str # a recorder column such as 'valid_loss', 'accuracy', 'error_rate'
-              ):
-    "`np.less` for losses and errors, `np.greater` for other metrics"
-    return np.less if 'loss' in monitor or 'error' in monitor else np.greater
+__all__ = ['Plateau', 'warp_sched', 'shift_sched', 'set_stage_scheds', 'StageSchedCallback', 'AdaptiveStageCallback']
 
 # %% ../../nbs/02_callback.adaptive.ipynb #21f63de3
 class Plateau:
     "Decide, one monitored value at a time, when a stage has stopped improving"
     def __init__(self,
                  monitor='valid_loss', # recorder column to watch
-                 comp=None,            # `np.less` or `np.greater`; inferred from `monitor` as fastai does
+                 comp=None,            # `np.less` or `np.greater`; inferred from `monitor` by `fastai_ft.task.infer_comp` (fastai's regression metrics go down)
                  min_delta=0.,         # smallest change that counts as an improvement
                  rel=False,            # `min_delta` is a fraction of the best value (0.01 = 1%)
                  patience=1,           # epochs without improvement before the stage ends

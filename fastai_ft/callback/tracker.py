@@ -10,6 +10,7 @@ import uuid
 from fastai.basics import *
 from fastai.callback.tracker import TrackerCallback
 from ..core import main_values, unwrap
+from ..task import infer_comp
 
 # %% auto #0
 __all__ = ['nonfinite_causes', 'save_atomic', 'check_writable', 'rollback_action', 'nonfinite_cause', 'RunTracker', 'FakeStages']
@@ -78,7 +79,7 @@ class RunTracker(TrackerCallback):
     "Keep the run's best weights across stages, stop early on `patience`, roll back stages that made things worse"
     def __init__(self,
                  monitor='valid_loss', # recorder column to track
-                 comp=None,            # `np.less`/`np.greater`; inferred from `monitor`
+                 comp=None,            # `np.less`/`np.greater`; inferred from `monitor` by `fastai_ft.task.infer_comp` (`_rmse`, `mae`... go down)
                  min_delta=0.,         # smallest change that counts as an improvement
                  patience=None,        # epochs without a new run-best before the whole run stops (None: never)
                  rollback='restore',   # after a stage that ends worse: None, 'restore', 'stop' or 'retry'
@@ -93,7 +94,7 @@ class RunTracker(TrackerCallback):
         if patience is not None and patience < 1: raise ValueError(f"RunTracker patience must be at least 1 (or None), got {patience!r}.")
         if keep not in ('best', 'all', 'none'): raise ValueError(f"Unknown keep={keep!r}: use 'best', 'all' or 'none'.")
         if on_diverge not in ('retry', 'stop'): raise ValueError(f"Unknown on_diverge={on_diverge!r}: use 'retry' or 'stop'.")
-        super().__init__(monitor=monitor, comp=comp, min_delta=min_delta, reset_on_fit=False)
+        super().__init__(monitor=monitor, comp=ifnone(comp, infer_comp(monitor)), min_delta=min_delta, reset_on_fit=False)
         store_attr('patience,rollback,retry_lr,ckpt_dir,keep,load_best,diverge,on_diverge')
         self.run_id = uuid.uuid4().hex[:8]
 

@@ -1,0 +1,206 @@
+"""A held-out battery (issue 21): fine_tune(3), the linear probe and recipe='auto' on several real-image tasks, per seed.
+
+    python benchmarks/battery.py --tasks digits faces textures --seeds 3 [--first-seed 0] [--configs ...] [--name NAME]
+    python benchmarks/battery.py --merge results/battery-digits-a.json results/battery-digits-b.json --name NAME
+    python benchmarks/battery.py --summary [--name NAME]      # one table across tasks from the result files (runs nothing)
+
+Every task draws a fresh random split per seed (seeds never run before give test splits never looked at): validation
+for every decision (trackers, the probe's C, the recipe's choices), test only for the score; no image (for textures, no
+pixel) is in two splits. Model: the pretrained EfficientNet-Lite0 (`lite_learner`, `lite_stats` normalisation).
+
+    hymenoptera        the photos: validation 20% of train/ per seed, test val/ (153); 128 px, bs 32, aug_transforms
+    hymenoptera-8shot  8 train/ photos per class, 20 per class validation from the rest of train/, test val/; bs 8
+    digits             sklearn's 1797 8x8 digits: stratified 1077/360/360 per seed, 48 px, bs 64, no augmentation
+    faces              skimage's lfw_subset (100 faces, then 100 non-faces, 25x25): 100/40/60, 64 px, bs 16, aug
+    textures           skimage's brick, grass, gravel (512x512) cut into 64 tiles of 64x64 each: per class 24/15/25,
+                       128 px (as RGB), bs 16, aug_transforms
+    textures-4shot     4 tiles per class to train, 15 to validate, the other 45 to test; bs 4
+    textures-8shot     8 tiles per class to train, 15 to validate, the other 41 to test; bs 8
+
+Writes benchmarks/results/battery-<task>[-NAME].json after every run (recipe.py's format: args, rows, summary, so a
+killed run keeps its rows and recipe.py's tooling reads them) and battery-<task>[-NAME].md at the end of the task.
+The bar (issue 21): recipe='auto''s mean test accuracy >= the better of the probe's and fine_tune(3)'s, and no seed of
+the recipe more than 0.03 below the probe on that seed."""
+import argparse, json, os, shlex, shutil, subprocess, sys
+from pathlib import Path
+from sklearn.model_selection import train_test_split
+from fastai.vision.all import *
+import fastai_ft
+from fastai_ft.models import lite_stats
+from recipe import protocol_dls, run_one, summarise, CONFIGS
+
+ROOT = Path(__file__).parent
+HYMENOPTERA = Path(os.environ.get('FASTAI_FT_HYMENOPTERA', ROOT.parent.parent/'shared'/'data'/'hymenoptera'))
+CACHE = Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'fastai_ft'/'battery'
+PROBE, FT, AUTO = 'linear probe', 'fastai fine_tune(3)', "recipe='auto'"
+
+def cached(name, images, labels):
+    "Write the uint8 arrays `images` once as `CACHE/name/<label>/<index>.png`; their paths, in order"
+    path = CACHE/name
+    files = [path/str(l)/f'{i:04d}.png' for i, l in enumerate(labels)]
+    if (path/'done').exists() and all(f.exists() for f in files): return files
+    tmp = path.parent/f'.{name}.{os.getpid()}'
+    shutil.rmtree(tmp, ignore_errors=True)
+    for f, im in zip(files, images):
+        (tmp/f.parent.name).mkdir(parents=True, exist_ok=True); Image.fromarray(im).save(tmp/f.parent.name/f.name)
+    (tmp/'done').touch(); shutil.rmtree(path, ignore_errors=True); tmp.rename(path)
+    return files
+
+def split(y, n_train, n_valid, seed):
+    "Stratified indices (train, valid, test) at random for `seed`: `n_train` and `n_valid` in all, the rest test"
+    idx, y = np.arange(len(y)), np.asarray(y)
+    rest, trn = train_test_split(idx, test_size=n_train, stratify=y, random_state=seed)
+    tst, val = train_test_split(rest, test_size=n_valid, stratify=y[rest], random_state=seed)
+    return trn, val, tst
+
+def split_dls(trn, val, tst, size, bs, aug, seed):
+    "DataLoaders on the image files `trn` and `val` (labels: the parent folder) and a labelled test DataLoader on `tst`"
+    db = DataBlock((ImageBlock, CategoryBlock), get_y=parent_label, splitter=IndexSplitter(range(len(trn), len(trn)+len(val))),
+                   item_tfms=Resize(size), batch_tfms=[*(aug_transforms() if aug else []), Normalize.from_stats(*lite_stats)])
+    set_seed(seed, reproducible=True)
+    dls = db.dataloaders(L(trn)+L(val), bs=bs, num_workers=0)
+    return dls, dls.test_dl(L(tst), with_labels=True)
+
+def digits_files():
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    return cached('digits', (d.images*255/16).round().astype(np.uint8), d.target), d.target
+
+def faces_files():
+    from skimage.data import lfw_subset
+    y = np.array(['face']*100 + ['non-face']*100)   # skimage's docstring: the first 100 are faces, the next 100 non-faces
+    return cached('faces', (lfw_subset()*255).round().astype(np.uint8), y), y
+
+def texture_files(tile=64):
+    import skimage.data as sd
+    tiles = [(im[r:r+tile, c:c+tile], name) for name in ('brick', 'grass', 'gravel') for im in [getattr(sd, name)()]
+             for r in range(0, im.shape[0]-tile+1, tile) for c in range(0, im.shape[1]-tile+1, tile)]   # disjoint tiles
+    y = np.array([n for _, n in tiles])
+    return cached(f'textures{tile}', [t for t, _ in tiles], y), y
+
+def photo(f): return f.name != 'imageNotFound.gif'   # the archive's placeholder, not a photo
+
+def hymenoptera_files():
+    fs = get_image_files(HYMENOPTERA/'train').filter(photo)
+    return fs, np.array([f.parent.name for f in fs])
+
+def arrays_task(files, n_train, n_valid, size, bs, aug):
+    "A task on `files()` (paths and labels): per seed a stratified split of `n_train`, `n_valid` and the rest as test"
+    def _f(seed):
+        fs, y = files()
+        return split_dls(*[L(fs)[list(i)] for i in split(y, n_train, n_valid, seed)], size, bs, aug, seed)
+    return _f
+
+def hymenoptera_8shot(seed):
+    fs, y = hymenoptera_files()
+    trn, val, _ = split(y, 2*8, 2*20, seed)   # the rest of train/ is not used
+    return split_dls(fs[list(trn)], fs[list(val)], get_image_files(HYMENOPTERA/'val').filter(photo), 128, 8, True, seed)
+
+TASKS = {
+    'hymenoptera':       lambda seed: protocol_dls(HYMENOPTERA, 128, seed),
+    'hymenoptera-8shot': hymenoptera_8shot,
+    'digits':            arrays_task(digits_files, 1077, 360, 48, 64, False),
+    'faces':             arrays_task(faces_files, 100, 40, 64, 16, True),
+    'textures':          arrays_task(texture_files, 3*24, 3*15, 128, 16, True),
+    'textures-4shot':    arrays_task(texture_files, 3*4, 3*15, 128, 4, True),
+    'textures-8shot':    arrays_task(texture_files, 3*8, 3*15, 128, 8, True),
+}
+
+def with_history(config):
+    "`config`, and the staged run's epoch-by-epoch history (`learn.stage_history`) in its row's `extra`"
+    def _f(learn, clock):
+        extra = config(learn, clock) or {}
+        h = getattr(learn, 'stage_history', None)
+        return {**extra, 'history': h.to_dict('records') if h is not None else None}
+    return _f
+
+CONFIGS[AUTO] = with_history(CONFIGS[AUTO])   # in this process only: recipe rows keep the head stage's history (issue 21)
+
+def describe(dls, tdl):
+    "What the table says about a task's data"
+    aug = any(t.split_idx == 0 for t in dls.after_batch.fs)   # random augmentation runs on the training set only
+    size = dls.valid.one_batch()[0].shape[-1]
+    return dict(n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), n_test=len(tdl.dataset), classes=list(dls.vocab), size=size, bs=dls.bs, aug=aug)
+
+def bar(by):
+    "Issue 21's check on one task's summaries `by` (config -> summary); '' when a config is missing"
+    if not all(k in by for k in (PROBE, FT, AUTO)): return ''
+    a, p, f = by[AUTO], by[PROBE], by[FT]
+    low = [s for s in a['per_seed'] if s in p['per_seed'] and a['per_seed'][s] < p['per_seed'][s] - 0.03 - 1e-9]
+    why = ([f"mean {a['test_mean']:.4f} < {max(p['test_mean'], f['test_mean']):.4f}"] if a['test_mean'] < max(p['test_mean'], f['test_mean']) - 1e-9 else []) + \
+          [f"seed {s}: {a['per_seed'][s]:.3f} vs probe {p['per_seed'][s]:.3f}" for s in low]
+    return 'met' if not why else 'NOT met: ' + '; '.join(why)
+
+def table(task, summary, a):
+    seeds = sorted({int(s) for o in summary for s in o['per_seed']})
+    by = {o['config']: o for o in summary}
+    lines = [f"### {task}", "", f"Data: {a['n_train']} train / {a['n_valid']} valid / {a['n_test']} test images (one test image = {1/a['n_test']:.4f}), "
+             f"{a['size']} px, bs {a['bs']}, {'`aug_transforms`' if a['aug'] else 'no augmentation'}; arch {a['arch']}, torch threads {a['threads']}  ",
+             f"Command: `{a['command']}`", "",
+             "| config | " + " | ".join(f'seed {s}' for s in seeds) + " | mean | sd | min | valid mean | wall s (median) | bar |",
+             "|---" * (len(seeds)+7) + "|"]
+    for o in summary:
+        ps = {int(k): v for k, v in o['per_seed'].items()}
+        lines.append(f"| {o['config']} | " + " | ".join(f"{ps[s]:.4f}" if s in ps else '-' for s in seeds) +
+                     f" | {o['test_mean']:.4f} | {o['test_sd']:.4f} | {o['test_min']:.3f} | {o['valid_mean']:.4f} | {o['wall_median']:.1f} | "
+                     f"{bar(by) if o['config'] == AUTO else ''} |")
+    return '\n'.join(lines) + '\n'
+
+def save(task, rows, args, info):
+    out = ROOT/'results'; out.mkdir(exist_ok=True)
+    name = f"battery-{task}" + (f"-{args.name}" if args.name else '')
+    a = {**vars(args), **info, 'task': task}
+    summary = summarise(rows) if rows else []
+    (out/f'{name}.json').write_text(json.dumps(dict(args=a, rows=rows, summary=summary), indent=1, default=str))
+    return out/name, summary, a
+
+def combined(files):
+    "One markdown table across the result files: a row per task and config, test accuracy per seed"
+    lines = ["| task | config | test per seed | mean | sd | min | valid mean | wall s (median) | bar |", "|---|---|---|---|---|---|---|---|---|"]
+    for f in files:
+        d = json.loads(Path(f).read_text()); by = {o['config']: o for o in d['summary']}
+        for o in d['summary']:
+            ps = ', '.join(f"{k}: {v:.3f}" for k, v in sorted(o['per_seed'].items(), key=lambda kv: int(kv[0])))
+            lines.append(f"| {d['args']['task']} | {o['config']} | {ps} | {o['test_mean']:.4f} | {o['test_sd']:.4f} | {o['test_min']:.3f} | "
+                         f"{o['valid_mean']:.4f} | {o['wall_median']:.1f} | {bar(by) if o['config'] == AUTO else ''} |")
+    return '\n'.join(lines + ['', 'Files: ' + ', '.join(f'`{Path(f).name}`' for f in files)]) + '\n'
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--tasks', nargs='+', default=[t for t in TASKS if t != 'hymenoptera'], choices=list(TASKS))
+    p.add_argument('--seeds', type=int, default=3); p.add_argument('--first-seed', type=int, default=0)
+    p.add_argument('--configs', nargs='+', default=[FT, PROBE, AUTO], help=f"known: {', '.join([PROBE, *CONFIGS])}")
+    p.add_argument('--arch', default='lite0'); p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--name', default=None, help='suffix of the result files: results/battery-<task>-NAME.json')
+    p.add_argument('--merge', nargs='+', help='result files to combine per task into battery-<task>-NAME (runs nothing)')
+    p.add_argument('--summary', nargs='*', help='print one table across these result files (default: every battery-*[-NAME].json; runs nothing)')
+    args = p.parse_args()
+    args.command = 'python benchmarks/battery.py ' + shlex.join(sys.argv[1:])
+    if args.summary is not None:
+        files = args.summary or sorted(f for f in (ROOT/'results').glob(f"battery-*{'-'+args.name if args.name else ''}.json"))
+        md = combined(files); print(md)
+        if args.name: (ROOT/'results'/f'battery-{args.name}.md').write_text(md)
+        return
+    if args.merge:
+        tasks = {}
+        for f in args.merge:
+            d = json.loads(Path(f).read_text()); tasks.setdefault(d['args']['task'], (d['args'], []))[1].extend(d['rows'])
+        for task, (a, rows) in tasks.items():
+            info = {k: a[k] for k in ('n_train', 'n_valid', 'n_test', 'classes', 'size', 'bs', 'aug', 'package', 'commit') if k in a}
+            path, summary, a = save(task, rows, args, {**info, 'merged': args.merge})
+            md = table(task, summary, a); path.with_suffix('.md').write_text(md); print(md)
+        return
+    torch.set_num_threads(args.threads)
+    git = lambda *c: subprocess.run(['git', '-C', str(Path(fastai_ft.__file__).parent), *c], capture_output=True, text=True)
+    commit = git('rev-parse', 'HEAD').stdout.strip() + ('+changes' if git('status', '--porcelain', '.').stdout.strip() else '')   # of the package measured
+    for task in args.tasks:
+        rows, info = [], None
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            dls, tdl = TASKS[task](seed)
+            info = info or dict(describe(dls, tdl), package=fastai_ft.__file__, commit=commit)
+            for name in args.configs:
+                rows.append(run_one(args, dls, tdl, name, seed)); print(json.dumps({'task': task, **rows[-1]}, default=str), flush=True)
+                path, summary, a = save(task, rows, args, info)
+        md = table(task, summary, a); path.with_suffix('.md').write_text(md); print(md, flush=True)
+
+if __name__ == '__main__': main()

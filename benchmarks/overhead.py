@@ -129,7 +129,7 @@ def markdown_adaptive(summary, rows, args):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('mode', choices=['overhead', 'adaptive', 'synth'])
-    p.add_argument('--data', default=str(ROOT.parent.parent/'shared'/'data'/'hymenoptera'))
+    p.add_argument('--data', default=os.environ.get('FASTAI_FT_HYMENOPTERA', str(ROOT.parent.parent/'shared'/'data'/'hymenoptera')))
     p.add_argument('--arch', default='lite0'); p.add_argument('--size', type=int, default=128)
     p.add_argument('--seeds', type=int, default=3); p.add_argument('--epochs', type=int, default=1)
     p.add_argument('--freeze', type=int, default=3); p.add_argument('--total', type=int, default=6)

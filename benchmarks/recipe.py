@@ -9,7 +9,7 @@ policy and final weights); the original val/ folder is the test split, used only
 gets the same DataLoaders (fastai's `aug_transforms`, `Resize(size)`, EfficientNet-Lite normalisation), configs run
 interleaved by seed. Reported per config: test accuracy (mean, sd, min, per seed), validation accuracy, wall time and
 its ratio to fine_tune(3)'s on the same seed, and the time at which the run first held weights whose test accuracy
-reached fine_tune(3)'s final one (test accuracy measured at stage ends and every unfrozen epoch; the time spent
+reached fine_tune(3)'s final one (test accuracy measured at the end of frozen stages, at the start of a run that trained its head before it, and after every unfrozen epoch; the time spent
 measuring it is not counted). Writes benchmarks/results/<name>.json and <name>.md."""
 import argparse, json, os, random, statistics as st, sys, time
 from pathlib import Path
@@ -18,7 +18,7 @@ from fastai_ft.all import *
 from fastai_ft.models import lite_learner, lite_stats, digits_folder, folder_dls
 
 ROOT = Path(__file__).parent
-DATA = ROOT.parent.parent/'shared'/'data'/'hymenoptera'
+DATA = Path(os.environ.get('FASTAI_FT_HYMENOPTERA', ROOT.parent.parent/'shared'/'data'/'hymenoptera'))
 
 def protocol_dls(path, size, seed, bs=32, aug=True, valid_pct=0.2):
     "Validation: `valid_pct` of train/ at random (per seed); test: the val/ (or valid/) folder. `aug`: fastai's `aug_transforms()`, none, or a dict of its arguments"
@@ -45,9 +45,11 @@ class Clock:
         self.paused += time.perf_counter() - s
 
 class Timeline(Callback):
-    "Test accuracy of the weights held after every unfrozen epoch and at the end of every stage (for the report only)"
+    "Test accuracy of the weights held after every unfrozen epoch, at the end of every frozen stage, and when a run without one starts from a head trained before it (for the report only)"
     order = 200
     def __init__(self, clock): self.clock = clock
+    def before_stage(self):
+        if self.stage.index == 0 and self.stage.n_train > 1: self.clock.mark('head')   # recipe='auto' trained the head before its first stage
     def after_epoch(self):
         if self.opt.frozen_idx == 0: self.clock.mark('epoch')
     def after_stage(self):
@@ -78,7 +80,7 @@ def recipe(**kw):
     "The recipe with the arguments `kw` (an ablation when given)"
     def _f(learn, clock):
         r = learn.staged_fine_tune(recipe='auto', cbs=Timeline(clock), **kw)
-        return dict(decisions=r.decisions, floor=r.floor, final=r.ceiling, mixes=getattr(learn, 'recipe_mixes', pd.DataFrame()).reset_index().to_dict('records'),
+        return dict(decisions=r.decisions, floor=r.floor, final=r.ceiling, mixes=getattr(learn, 'recipe_candidates', pd.DataFrame()).reset_index().to_dict('records'),
                     stages=[dict(name=s.name, epochs=s.epochs_run, bn=s.bn, reason=s.reason, time=round(s.time, 1)) for s in r])
     return _f
 

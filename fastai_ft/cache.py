@@ -152,7 +152,8 @@ class FeatureCacheCallback(Callback):
                  max_cache_gb:float=4., # refuse to build a cache larger than this many GiB
                  aug=None,              # random training transforms: `None` refuses, 'off' uses the validation transforms, `n` caches `n` augmented passes
                  verbose:bool=True,     # print the cache's size before building it
-                 min_bs:int=None        # train on batches of at least this many cached items (all of them when fewer); `None`: the DataLoader's batch size
+                 min_bs:int=None,       # train on batches of at least this many cached items (all of them when fewer); `None`: the DataLoader's batch size
+                 clean:bool=False       # with `aug=n`: also cache one pass with the validation transforms, used in turn with the augmented ones
                 ):
         if not (aug is None or aug == 'off' or (isinstance(aug, int) and not isinstance(aug, bool) and aug >= 1)):
             raise CacheError(f"aug must be None, 'off' or a number of augmented passes >= 1, got {aug!r}.")
@@ -259,14 +260,14 @@ def _key(self:FeatureCacheCallback):
 
 @patch
 def _sources(self:FeatureCacheCallback):
-    "In-order loaders of the training and validation items, the training one with the transforms `aug` asks for"
+    "In-order loaders of the training items, one per cached pass (with the transforms `aug` and `clean` ask for), and of the validation items"
     dls = self.learn.dls
-    if self.aug == 'off':
-        if isinstance(dls.train_ds, (Datasets, TfmdLists)):
-            tdl = dls.test_dl(dls.train_ds.items, with_labels=True, shuffle=False, drop_last=False)
-        else: tdl = dls.valid.new(dls.train_ds, shuffle=False, drop_last=False)
-    else: tdl = dls.train.new(shuffle=False, drop_last=False)
-    return tdl,dls.valid.new(shuffle=False, drop_last=False)
+    if isinstance(dls.train_ds, (Datasets, TfmdLists)): clean = dls.test_dl(dls.train_ds.items, with_labels=True, shuffle=False, drop_last=False)
+    else: clean = dls.valid.new(dls.train_ds, shuffle=False, drop_last=False)
+    if self.aug == 'off': passes = [clean]
+    elif self.aug is None or not _random_tfms(dls.train): passes = [dls.train.new(shuffle=False, drop_last=False)]
+    else: passes = [clean]*self.clean + [dls.train.new(shuffle=False, drop_last=False)]*self.aug
+    return passes,dls.valid.new(shuffle=False, drop_last=False)
 
 @patch
 def _plan(self:FeatureCacheCallback):
@@ -275,14 +276,15 @@ def _plan(self:FeatureCacheCallback):
     dev = next(model.parameters()).device
     with _kept_random(), _eval_mode(model), torch.no_grad():
         self.src = self._sources()
-        f = self.cut.prefix(to_device(self.src[0].one_batch()[0][:2], dev))
+        f = self.cut.prefix(to_device(self.src[0][0].one_batch()[0][:2], dev))
     if not isinstance(f, Tensor): raise CacheError(f"The cached part of the model returns a {type(f).__name__}, not one tensor per item (a text encoder returns outputs and a mask), so it cannot be cached: train without the cache.")
-    passes = 1 if self.aug in (None, 'off') or not _random_tfms(dls.train) else self.aug
+    passes = len(self.src[0])
     n = passes*dls.train.n + dls.valid.n
     nbytes = n*f[0].numel()*f.element_size()
     self.shape,self.dtype,self.passes = f.shape[1:],f.dtype,passes
     self.store = _store_device(dev, nbytes)
-    what = f"{dls.train.n} training" + (f" x {passes} augmented passes" if passes > 1 else '') + f" + {dls.valid.n} validation items"
+    aug = passes - (self.clean and passes > 1)
+    what = f"{dls.train.n} training" + (f" x ({'1 clean + ' if passes > aug else ''}{aug} augmented passes)" if passes > 1 else '') + f" + {dls.valid.n} validation items"
     if self.verbose: print(f"Feature cache: {what} x {tuple(self.shape)} {str(self.dtype)[6:]} = {nbytes/2**30:.3f} GiB on {self.store.type} (output of modules {', '.join(self.cut.names)})")
     if nbytes > self.max_cache_gb*2**30:
         raise CacheError(f"The feature cache would take {nbytes/2**30:.1f} GiB, more than max_cache_gb={self.max_cache_gb}: raise max_cache_gb, use smaller images, or train without the cache.")
@@ -307,7 +309,7 @@ def _build(self:FeatureCacheCallback):
     tr,va = self.loaders
     tf,vf = mk(self.passes, tr.n),mk(1, va.n)
     with _kept_random(), _eval_mode(model), torch.no_grad():
-        tt = [self._encode(self.src[0], o) for o in tf][0]
+        tt = [self._encode(src, o) for src,o in zip(self.src[0], tf)][0]
         vt = self._encode(self.src[1], vf[0])
     self.tdl,self.vdl,self.src = _FeatureDL(tf, tt, tr, self.min_bs),_FeatureDL(vf, vt, va),None
 

@@ -78,8 +78,8 @@ def _explicit(**kw):
 def demo(data=None,          # image folder with train/ and valid/ (or val/); default: scikit-learn's digits
          arch:str='lite0',   # pretrained EfficientNet-Lite: 'lite0', 'lite1' or 'lite2'
          size:int=48,        # image size in pixels
-         epochs:int=12,      # epochs of the fine-tuning stage (the recipe's default is 3)
-         lr_mult:float=30,   # ratio of the head group's LR to the input side's while fine-tuning (the recipe's default is 10)
+         epochs:int=None,    # epochs of the fine-tuning stage; None: the recipe's (3, or 12 far from the pretraining)
+         lr_mult:float=None, # ratio of the head group's LR to the input side's while fine-tuning; None: the recipe's (10)
          bs:int=64,          # batch size
          out=None,           # folder for export.pkl, history.csv and report.txt; default <tmp>/fastai_ft_demo
          seed:int=0,         # random seed for data order, augmentation and head init
@@ -118,7 +118,7 @@ def demo(data=None,          # image folder with train/ and valid/ (or val/); de
     if contrast:
         print("\nFor contrast, the same data and head with fastai's fine_tune settings (staged_fine_tune's defaults, which are exactly fine_tune):")
         plain = _learner()
-        plain_report = plain.staged_fine_tune(epochs, check_bn=True, freeze_epochs=ifnone(freeze_epochs, 1))
+        plain_report = plain.staged_fine_tune(ifnone(epochs, 3), check_bn=True, freeze_epochs=ifnone(freeze_epochs, 1))
         print(plain_report)
         learn.contrast_accuracy = _print_accuracy("fastai's fine_tune", plain, "last epoch's weights")
     return learn
@@ -133,13 +133,13 @@ def _parser():
     d.add_argument('--data', help="folder with train/<class>/ and valid/<class>/ (or val/) images; default: scikit-learn's 1797 digits")
     d.add_argument('--arch', default='lite0', choices=list(lite_archs), help='pretrained EfficientNet-Lite (default: lite0; lite2 is stronger and slower)')
     d.add_argument('--size', type=int, default=48, help='image size in pixels (default: 48)')
-    d.add_argument('--epochs', type=int, default=12, help='epochs of the fine-tuning stage (default: 12)')
-    d.add_argument('--lr-mult', type=float, default=30, help="ratio of the head's LR to the input side's while fine-tuning (default: 30; the recipe's is 10)")
+    d.add_argument('--epochs', type=int, help="epochs of the fine-tuning stage (default: the recipe's, 3, or 12 on a task far from the pretraining)")
+    d.add_argument('--lr-mult', type=float, help="ratio of the head's LR to the input side's while fine-tuning (default: the recipe's, 10)")
     d.add_argument('--bs', type=int, default=64, help='batch size (default: 64)')
     d.add_argument('--out', help='folder for export.pkl, history.csv, report.txt (default: fastai_ft_demo in the temp folder)')
     d.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
     d.add_argument('--lr', type=float, help="peak LR of the head group while fine-tuning (default: the recipe's, 1e-3)")
-    d.add_argument('--freeze-epochs', type=int, help="epochs of the head-only stage (default: the recipe's, 40 on cached features)")
+    d.add_argument('--freeze-epochs', type=int, help="epochs of a head-only stage (default: the recipe's, none on cached features, where the best weight-decay try is the head)")
     d.add_argument('--bn', help="BatchNorm policy while fine-tuning: train, freeze_stats, freeze, eval or recalibrate (default: chosen from the measured drift)")
     d.add_argument('--unfreeze', help="all or gradual (default: all)")
     d.add_argument('--label-smoothing', type=float, help="label smoothing of the training stages' loss, 0 for none (default: the recipe's, 0.1)")

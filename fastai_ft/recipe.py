@@ -21,8 +21,9 @@ from .cache import _random_tfms
 from .learner import synth_staged_learner
 
 # %% auto #0
-__all__ = ['state_of', 'load_state', 'mix_state', 'score_names', 'valid_scores', 'best_row', 'sweep_wd', 'choose_bn',
-           'EndsCallback', 'choose_weights', 'choose_mix', 'smoothed_loss', 'using_loss', 'auto_plan', 'auto_recipe']
+__all__ = ['NEAR_BUDGET', 'FAR_BUDGET', 'state_of', 'load_state', 'mix_state', 'score_names', 'valid_scores', 'best_row',
+           'sweep_wd', 'choose_bn', 'EndsCallback', 'choose_weights', 'choose_mix', 'smoothed_loss', 'using_loss',
+           'auto_plan', 'auto_recipe']
 
 # %% ../nbs/08_recipe.ipynb #8046fb7c
 def state_of(learn:Learner # the learner whose weights are copied
@@ -186,7 +187,7 @@ def using_loss(learn:Learner, # the learner
 
 # %% ../nbs/08_recipe.ipynb #0baa05df
 def auto_plan(learn:Learner,        # the learner to plan for
-              head_epochs=40,       # epochs of the head-only stage
+              head_epochs=40,       # epochs of the head-only stage (0: none, the head is trained before the run)
               head_lr=1e-2,         # peak LR of the head-only stage
               head_bn='freeze',     # BatchNorm policy of the head-only stage
               head_wd=None,         # weight decay of the head-only stage (None: the learner's)
@@ -201,13 +202,13 @@ def auto_plan(learn:Learner,        # the learner to plan for
               total_epochs=None,    # epoch budget, head epochs included
               plateau:Plateau=None, # with `epochs='auto'`: its min/max epochs bound the last stage
              )->StagePlan:
-    "The stages `recipe='auto'` runs: the head alone, then the unfreezing stages"
+    "The stages `recipe='auto'` runs: the head alone (unless `head_epochs=0`), then the unfreezing stages"
     n = len(group_sizes(learn))
     ns = [k for k in _stage_list(unfreeze, n) if k > 1] or [n]
     if lr_decay: lrs = disc_lrs(slice(lr.stop if isinstance(lr, slice) else lr), n, lr_decay=lr_decay)
     else: lrs = slice(lr/lr_mult, lr) if isinstance(lr, (int, float)) else lr
     pl = ifnone(plateau, Plateau())
-    stages = [Stage('head', 1, head_epochs, slice(head_lr), pct_start=0.3, div=25., bn=head_bn, wd=head_wd)]
+    stages = [Stage('head', 1, head_epochs, slice(head_lr), pct_start=0.3, div=25., bn=head_bn, wd=head_wd)] if head_epochs else []
     stages += [Stage(_n_name(k, n), k, epochs if i == len(ns)-1 else 1, lrs, pct_start=pct_start, div=div, bn=bn,
                      min_epochs=pl.min_epochs, max_epochs=pl.max_epochs) for i,k in enumerate(ns)]
     return learn.stage_plan(plan=stages, total_epochs=total_epochs)
@@ -219,17 +220,44 @@ def _budget(total, head_epochs, epochs, n_ft):
     "Epochs of the head and of the last fine-tuning stage within `total` (the stages between get one each)"
     if total is None: return head_epochs, epochs
     left = total - (n_ft-1)
-    if epochs != 'auto': epochs = max(1, min(epochs, left-1))
-    return max(1, min(head_epochs, left - (1 if epochs == 'auto' else epochs))), epochs
+    if epochs != 'auto': epochs = max(1, min(epochs, left - bool(head_epochs)))
+    return (max(1, min(head_epochs, left - (1 if epochs == 'auto' else epochs))) if head_epochs else 0), epochs
 
-def _head_line(cached, why, learn, aug, epochs, bn, min_bs):
+def _n_classes(learn):
+    "`dls.c`, else the outputs of the model's last linear layer (a classifier's classes), else 1"
+    lin = [m for m in learn.model.modules() if isinstance(m, nn.Linear)]
+    return getattr(learn.dls, 'c', None) or (lin[-1].out_features if lin else 1)
+
+def _per_class(learn): return len(learn.dls.train_ds)/max(_n_classes(learn), 1)
+def _few_shot(learn, n=16):
+    "Fewer than `n` training items per class"
+    return _per_class(learn) < n
+
+def _head_line(cached, why, learn, aug, bn, min_bs, epochs, tries=None):
     if not cached: return f"head: {epochs} epochs through the frozen body with bn={bn!r}, without the feature cache ({why.rstrip('.')})"
     rnd = _random_tfms(learn.dls.train)
-    how = f"{aug} cached augmented passes ({', '.join(rnd)})" if rnd and aug != 'off' else 'the body outputs computed once'
+    how = f"the body outputs computed once with the validation transforms and {aug} times augmented ({', '.join(rnd)}), in turn" if rnd and aug != 'off' else 'the body outputs computed once'
     bs,n = learn.dls.train.bs,learn.dls.train.n
     hb = min(max(bs, min_bs or 0), n)
     if hb != bs: how += f" in batches of {hb}{' (all the training items)' if hb == n else ''} instead of {bs}, so that the head's BatchNorm sees enough items"
+    if not epochs: return (f"head: the best of the weight-decay tries ({tries} epochs each, in the learner's own loss) on {how}, body fixed (bn='freeze'); "
+                           f"with {_per_class(learn):.3g} training items per class, fewer than 16, there is no head stage in smoothed labels, and fine-tuning starts from that head")
     return f"head: {epochs} epochs on {how}, body fixed (bn='freeze'), so the head converges in seconds"
+
+NEAR_BUDGET,FAR_BUDGET = (3, 10),(12, 10)   # (epochs, lr_mult) of the fine-tuning stage near the pretraining, and far from it (the drift above 2)
+
+def _budgeted(kw, far):
+    "The plan's arguments with the fine-tuning epochs and `lr_mult` filled in for a task near the pretraining or `far` from it, unless given, within the budget"
+    e,m = FAR_BUDGET if far else NEAR_BUDGET
+    k = {**kw, 'epochs': ifnone(kw['epochs'], e), 'lr_mult': ifnone(kw['lr_mult'], m)}
+    k['head_epochs'],k['epochs'] = _budget(k['total_epochs'], k['head_epochs'], k['epochs'], k.pop('n_ft'))
+    return k
+
+def _budget_why(kw, far, drift):
+    "Why the fine-tuning budget is what it is, when the recipe chose it"
+    if kw['epochs'] is not None and kw['lr_mult'] is not None: return ''
+    if drift is None: return f"; the budget of a task near the pretraining (no drift was measured)"
+    return f"; the budget of a task {'far from' if far else 'near'} the pretraining (the drift {'above' if far else 'at most'} 2)"
 
 def _fmt_lrs(lrs, n): return f"{lrs[-n]:.1e}" if n == 1 or np.isclose(lrs[-n], lrs[-1]) else f"{lrs[-n]:.1e}..{lrs[-1]:.1e}"
 
@@ -269,7 +297,7 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
                 plan_only=False,    # return the plan without training (what `stage_plan(recipe='auto')` does)
                 epochs=None,        # epochs of the last fine-tuning stage (default 3), or 'auto'
                 total_epochs=None,  # epoch budget of the run, head epochs included
-                freeze_epochs=None, # epochs of the head-only stage (default 40 on cached features, else 3)
+                freeze_epochs=None, # epochs of a head-only stage (default: 40 on cached features, none with fewer than 16 training items per class, where the best weight-decay try is the head; 3 without the cache)
                 base_lr=None,       # peak LR of the head-only stage (default 1e-2)
                 lr=None,            # head-group LR while fine-tuning (default 1e-3), or a slice / one LR per group
                 lr_mult=None,       # head LR / input-group LR while fine-tuning (default 10)
@@ -301,34 +329,39 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
            else cache_issue(learn, head_aug))
     cached = why is None
     n_ft = len([k for k in _stage_list(unfreeze, len(learn.opt.param_lists)) if k > 1]) or 1
-    head_epochs,epochs = _budget(total_epochs, ifnone(freeze_epochs, 40 if cached else 3), ifnone(epochs, 3), n_ft)
-    kw = dict(head_epochs=head_epochs, head_lr=ifnone(base_lr, 1e-2), head_bn=head_bn, epochs=epochs, lr=ifnone(lr, 1e-3),
-              lr_mult=ifnone(lr_mult, 10), unfreeze=unfreeze, total_epochs=total_epochs, plateau=kwargs.get('plateau'),
+    sweep = cached and wd is None and len(wds) > 1
+    kw = dict(head_epochs=ifnone(freeze_epochs, 0 if sweep and _few_shot(learn) else 40 if cached else 3), head_lr=ifnone(base_lr, 1e-2), head_bn=head_bn, epochs=epochs, lr=ifnone(lr, 1e-3),
+              lr_mult=lr_mult, unfreeze=unfreeze, total_epochs=total_epochs, plateau=kwargs.get('plateau'), n_ft=n_ft,
               lr_decay=kwargs.pop('lr_decay', None), **{k:kwargs.pop(k) for k in ('pct_start', 'div') if k in kwargs})
-    lines = [_head_line(cached, why, learn, head_aug, head_epochs, head_bn, head_bs)]
+    head_line = partial(_head_line, cached, why, learn, head_aug, bn=head_bn, min_bs=head_bs, tries=sweep_epochs)
     loss,loss_why = smoothed_loss(learn, label_smoothing)
     if plan_only:
-        p = _with_bn(auto_plan(learn, head_wd=wd, **kw), ifnone(bn, 'train'))
-        p.notes = lines + [loss_why, f"chosen when it runs: {', '.join(o for o,c in (('the head weight decay', wd is None and cached), ('the fine-tuning BatchNorm policy', bn is None)) if c) or 'nothing'}; "
-                           f"and which of the heads, the fine-tuned weights and their mixes {list(alphas)} to keep (alpha={ref if ref is not None else '0.5, or 1 on a far domain,'} unless another beats it beyond chance)"]
+        k = _budgeted(kw, far=False)
+        p = _with_bn(auto_plan(learn, head_wd=wd, **k), ifnone(bn, 'train'))
+        chosen = [o for o,c in (('the head weight decay', wd is None and cached), ('the fine-tuning BatchNorm policy', bn is None),
+                                ('the fine-tuning epochs and lr_mult (%d and %g near the pretraining, %d and %g far from it)' % (*NEAR_BUDGET, *FAR_BUDGET),
+                                 epochs is None or lr_mult is None)) if c]
+        p.notes = [head_line(epochs=k['head_epochs']), loss_why, f"chosen when it runs: {', '.join(chosen) or 'nothing'}; "
+                   f"and which of the heads, the fine-tuned weights and their mixes {list(alphas)} to keep (alpha={ref if ref is not None else '0.5, or 1 on a far domain,'} unless another beats it beyond chance)"]
         return p
-    return _run_auto(learn, kw, lines, loss_why, loss, cached, bn, wd, tracker, cbs, head_aug, head_bs, wds, sweep_epochs, alphas, ref, p, kwargs)
+    return _run_auto(learn, kw, head_line, loss_why, loss, cached, bn, wd, tracker, cbs, head_aug, head_bs, wds, sweep_epochs, alphas, ref, p, kwargs)
 
 # %% ../nbs/08_recipe.ipynb #c7ea6746
-def _drift(learn, head):
-    "`bn_gap` and the loss of guessing of the weights `head` on two batches of training items, as the main process measured them"
+def _drift(learn, head, bs):
+    "`bn_gap` and the loss of guessing of the weights `head` on two batches of at least `bs` training items, as the main process measured them"
     start = state_of(learn); load_state(learn, head)
     try:
-        batches = [b for b in itertools.islice(train_items_dl(learn.dls), 2) if find_bs(b) > 1]
+        batches = [b for b in itertools.islice(train_items_dl(learn.dls, bs=max(learn.dls.train.bs, bs)), 2) if find_bs(b) > 1]
         gap = BNGap(*main_values(bn_gap(learn, dl=batches, n_batches=2)))   # in the learner's own loss
         unit = main_values([guess_loss(learn, batches)[0]])[0]
     finally: load_state(learn, start)
     return gap,unit
 
-def _run_auto(learn, kw, lines, loss_why, loss, cached, bn, wd, tracker, cbs, head_aug, head_bs, wds, sweep_epochs, alphas, ref, p, kwargs):
+def _run_auto(learn, kw, head_line, loss_why, loss, cached, bn, wd, tracker, cbs, head_aug, head_bs, wds, sweep_epochs, alphas, ref, p, kwargs):
     "Decide what needs the data in the learner's own loss, run the staged plan in `loss`, keep the best of heads, fine-tuned and mixed weights"
     learn.freeze()
-    cache_cb = FeatureCacheCallback(aug=head_aug, verbose=False, min_bs=head_bs) if cached else None
+    lines = []
+    cache_cb = FeatureCacheCallback(aug=head_aug, verbose=False, min_bs=head_bs, clean=True) if cached else None
     head_cbs = [BNPolicyCallback(kw['head_bn']), *L(cache_cb)]
     tried = None
     if wd is None and cached and len(wds) > 1:
@@ -340,30 +373,44 @@ def _run_auto(learn, kw, lines, loss_why, loss, cached, bn, wd, tracker, cbs, he
         wd_head = wd
         lines.append(f"weight decay: {'wd=%g as given' % wd if wd is not None else 'the learner default'}"
                      + ('' if wd is not None else f" (no grid: {'one value in wds' if cached else 'without the cache each try costs full epochs'})"))
+    drift = _drift(learn, tried[1], head_bs) if tried is not None and _has_bn(learn) else None
+    far = drift is not None and choose_bn(*drift)[0] == 'eval'
     if bn is not None: ft_bn,bn_why = bn,f"bn={bn!r} as given"
     elif not _has_bn(learn): ft_bn,bn_why = choose_bn(None)
-    elif tried is not None: ft_bn,bn_why = choose_bn(*_drift(learn, tried[1]))
+    elif drift is not None: ft_bn,bn_why = choose_bn(*drift)
     else: ft_bn,bn_why = 'train',"fastai's default, as no trained head was available before fine-tuning to measure the drift"
     if ref is None and bn is None and ft_bn == 'eval':
         ref,bn_why = 1,f"{bn_why}; a task this far from the pretraining makes the fine-tuned weights, not their mix with the head, the reference at the end"
     lines.append(f"BatchNorm while fine-tuning: {bn_why}")
-    plan = _with_bn(auto_plan(learn, head_wd=wd_head, **kw), ft_bn)
+    k = _budgeted(kw, far)
+    lines.insert(0, head_line(epochs=k['head_epochs']))
+    if not k['head_epochs']: load_state(learn, tried[1]); learn.opt.clear_state()   # fine-tuning starts from the best try's head
+    plan = _with_bn(auto_plan(learn, head_wd=wd_head, **k), ft_bn)
     n = plan.n_groups
     lines.append(f"fine-tuning: {', '.join(f'{s.name} ({s.n_train} of {n} groups, {s.epochs} epochs)' for s in plan[1:])} "
-                 f"at LRs {_fmt_lrs(plan[-1].lrs, plan[-1].n_train)} (input side to head), bn={plan[-1].bn!r}")
+                 f"at LRs {_fmt_lrs(plan[-1].lrs, plan[-1].n_train)} (input side to head), bn={plan[-1].bn!r}" + _budget_why(kw, far, drift))
     lines.append(loss_why)
     metric = score_names(learn)[1] if len(score_names(learn)) > 1 else 'valid_loss'
     ends = EndsCallback()
     tracker = ifnone(tracker, RunTracker(ckpt_dir=False, rollback=None))   # the head ends converged: no roll-back to an earlier head epoch
     if wd is not None: kwargs = {**kwargs, 'wd': wd}
+    own = learn.loss_func
     with using_loss(learn, loss):
-        report = learn.staged_fine_tune(plan=plan, tracker=tracker, cbs=[*L(cache_cb), ends, *L(cbs)], total_epochs=kw['total_epochs'], **kwargs)
-    return _finish(learn, report, ends, tried, alphas, metric, lines, p, ref)
+        report = learn.staged_fine_tune(plan=plan, tracker=tracker, cbs=[*L(cache_cb), ends, *L(cbs), *([] if kwargs.pop('smooth_head', True) else [_OwnLossHead(own)])],
+                                        total_epochs=k['total_epochs'], **kwargs)
+    return _finish(learn, report, ends, tried, bool(k['head_epochs']), alphas, metric, lines, p, ref)
 
-def _finish(learn, report, ends, tried, alphas, metric, lines, p, ref):
+class _OwnLossHead(Callback):
+    "EXPERIMENT: the head-only stage in the learner's own loss, the fine-tuning stages in the recipe's"
+    def __init__(self, own): self.own = own
+    def before_run(self): self.smooth = self.learn.loss_func
+    def before_stage(self): self.learn.loss_func = self.smooth if self.stage.n_train > 1 else self.own
+    def after_run(self): self.learn.loss_func = self.smooth
+
+def _finish(learn, report, ends, tried, head_stage, alphas, metric, lines, p, ref):
     "Choose the final weights in the learner's own loss; if that fails, keep the weights the run ended with and say so"
     end = state_of(learn)
-    try: return _keep_best(learn, report, ends, tried, alphas, metric, lines, p, ref)
+    try: return _keep_best(learn, report, ends, tried, head_stage, alphas, metric, lines, p, ref)
     except Exception as e:
         load_state(learn, end)
         msg = f"choosing among the heads, the fine-tuned weights and their mix failed ({type(e).__name__}: {e}), so the learner keeps the weights the run ended with"
@@ -374,8 +421,8 @@ def _finish(learn, report, ends, tried, alphas, metric, lines, p, ref):
 # %% ../nbs/08_recipe.ipynb #89e3c5ae
 def _f(v, spec='.4f'): return '-' if v is None else format(v, spec)
 
-def _cand(a): return ("the head stage's end" if a == 0 else "the fine-tuned weights" if a == 1
-                      else f"the {a:g} mix of the head stage's end and the fine-tuned weights (WiSE-FT)")
+def _cand(a, head="the head stage's end"): return (head if a == 0 else "the fine-tuned weights" if a == 1
+                                                  else f"the {a:g} mix of the head and the fine-tuned weights (WiSE-FT)")
 
 def _items(r):
     "How candidate row `r` did against the reference, item by item, in words"
@@ -406,32 +453,32 @@ def _best_head(learn, heads, metric):
     load_state(learn, heads[best['name']])
     return best
 
-def _keep_best(learn, report, ends, tried, alphas, metric, lines, p, ref):
+def _keep_best(learn, report, ends, tried, head_stage, alphas, metric, lines, p, ref):
     "Choose among the heads, the fine-tuned weights and their mixes on validation; put the decisions in `report`"
     def _done(line, final=None):
         report.decisions,report.final = lines + [f"weights: {line}"],final
         return report
-    heads = dict([tried] if tried else [])
-    if 'head' in ends.ends: heads = {_cand(0): ends.ends['head'][2], **heads}
-    if 'head' not in ends.ends and not heads: return _done("the run's best, as the head-only stage did not end normally")
+    heads = {**({_cand(0): ends.ends['head'][2]} if 'head' in ends.ends else {}), **dict([tried] if tried else [])}
     if 'head' in ends.ends: report.floor_at = ends.ends['head'][1]
-    if 'tuned' not in ends.ends or 'head' not in ends.ends:
+    if not heads: return _done("the run's best, as the head-only stage did not end normally")
+    if 'tuned' not in ends.ends or (head_stage and 'head' not in ends.ends):
         b = _best_head(learn, heads, metric)
         report.floor_value,report.floor_name = b[metric],b['name']
-        return _done(f"{b['name']}, the best head on validation ({metric} {_f(b[metric])}), as {'fine-tuning' if 'head' in ends.ends else 'the head-only stage'} did not end normally", b[metric])
+        return _done(f"{b['name']}, the best head on validation ({metric} {_f(b[metric])}), as {'the head-only stage' if 'tuned' in ends.ends else 'fine-tuning'} did not end normally", b[metric])
     t,te,tuned = ends.ends['tuned']
-    if te <= report.floor_at:   # the tracker rolled fine-tuning back to a head-only epoch
+    if head_stage and te <= report.floor_at:   # the tracker rolled fine-tuning back to a head-only epoch
         load_state(learn, tuned)
         return _done(f"epoch {te} of the head-only stage, which the tracker rolled fine-tuning back to: {metric} {_f(t[metric])} on validation", t[metric])
+    start = _cand(0) if head_stage else tried[0]   # the head fine-tuning started from: WiSE-FT mixes it with where fine-tuning ended
     ref = ifnone(ref, 0.5)
     ref = ref if ref in alphas else max(alphas)
-    cands = {_cand(a): mix_state(heads[_cand(0)], tuned, a) for a in sorted(alphas, key=lambda a: (a != ref, -a))}   # the reference first
-    if tried: cands[tried[0]] = tried[1]
+    cands = {_cand(a, start): mix_state(heads[start], tuned, a) for a in sorted(alphas, key=lambda a: (a != ref, -a))}   # the reference first
+    cands.update({n:sd for n,sd in heads.items() if n not in cands})
     name,rows,why = choose_weights(learn, cands, metric, p)
     learn.recipe_candidates = pd.DataFrame(rows).set_index('name')
     best = next(r for r in rows if r['name'] == name)
     hs = [r for r in rows if r['name'] in heads]
-    floor = hs[best_row(hs, metric, metrics=learn.metrics)] if hs else dict(name=_cand(0), **ends.ends['head'][0])
+    floor = hs[best_row(hs, metric, metrics=learn.metrics)] if hs else dict(name=start, **(ends.ends['head'][0] if 'head' in ends.ends else {metric: None}))
     report.floor_value,report.floor_name = floor[metric],floor['name']
     return _done(f"{name}: {metric} {_f(best[metric])} on validation; " + _why(best, rows, metric, p, why)
                  + (_below_floor(best, floor, metric, learn.metrics) if 'p' in floor else ''), best[metric])

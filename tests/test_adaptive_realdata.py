@@ -4,8 +4,8 @@ import pytest, torch
 from fastai.vision.all import set_seed
 from fastai_ft.all import *
 
-DATA = Path(__file__).resolve().parent.parent.parent/'shared'/'data'/'hymenoptera'
-pytestmark = pytest.mark.skipif(not DATA.exists(), reason=f"real data not found at {DATA} (shared/data beside the checkout)")
+from realdata import HYMENOPTERA as DATA, needs_hymenoptera
+pytestmark = needs_hymenoptera
 
 @pytest.fixture
 def learn():

@@ -13,8 +13,8 @@ from fastai_ft.models import efficientnet_lite0, lite0_split, lite0_stats, folde
 import fastai_ft.cache as fc
 from fastai_ft.callback.bn import BNPolicyCallback
 
-DATA = Path(__file__).parent.parent.parent/'shared'/'data'/'hymenoptera'
-pytestmark = pytest.mark.skipif(not DATA.exists(), reason=f"hymenoptera photos not found at {DATA}")
+from realdata import HYMENOPTERA as DATA, needs_hymenoptera
+pytestmark = needs_hymenoptera
 
 def _learner(size=64):
     "Lite0 on hymenoptera with deterministic transforms (squish) and no stochastic depth in the body"

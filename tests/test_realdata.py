@@ -1,15 +1,12 @@
 """Real-data checks: the pretrained EfficientNet-Lite0 on hymenoptera (ants vs bees).
 
-hymenoptera lives outside the package, at `../shared/data/hymenoptera` from the repo root; the tests that need it skip when
-it is missing. The `fastai-ft demo` command (scikit-learn's bundled digits) is checked in `test_fresh_install.py`, as a new
+hymenoptera lives outside the package (tests/realdata.py: `FASTAI_FT_HYMENOPTERA`, default `../shared/data/hymenoptera`
+beside the checkout); the tests that need it skip when it is missing, and pytest's summary names them. The `fastai-ft demo` command (scikit-learn's bundled digits) is checked in `test_fresh_install.py`, as a new
 user runs it."""
 from pathlib import Path
 import pytest, torch
 
-ROOT = Path(__file__).resolve().parents[1]
-HYMENOPTERA = ROOT.parent/'shared'/'data'/'hymenoptera'
-needs_hymenoptera = pytest.mark.skipif(not (HYMENOPTERA/'train').is_dir(),
-    reason=f"real-data test: hymenoptera not found at {HYMENOPTERA} (put the ants/bees train/ and val/ folders there to run it)")
+from realdata import HYMENOPTERA, needs_hymenoptera
 
 from fastai.vision.all import get_image_files
 from PIL import Image

@@ -9,8 +9,7 @@ from fastai_ft.all import *
 sys.path.insert(0, str(Path(__file__).parent))
 from test_learners import text_dls, text_learner, tiny_images
 
-ROOT = Path(__file__).resolve().parents[1]
-HYMENOPTERA = ROOT.parent/'shared'/'data'/'hymenoptera'
+from realdata import ROOT, HYMENOPTERA, needs_hymenoptera
 
 def quiet(learn, **kw):
     with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()): return learn.staged_fine_tune(**kw)
@@ -26,7 +25,7 @@ def test_text_learner_says_what_it_skipped():
     assert 'no trained head was available' in bn, bn
     assert loss.startswith('loss: cross-entropy with labels smoothed by eps=0.1'), loss   # text_classifier_learner's CrossEntropyLossFlat
     assert type(learn.loss_func).__name__ == 'CrossEntropyLossFlat'                          # ... which is back after the run
-    assert weights.startswith('weights: ') and r.ceiling >= r.floor, str(r)
+    assert weights.startswith('weights: ') and (r.ceiling >= r.floor or 'validates below the floor' in weights), str(r)
 
 @pytest.mark.parametrize('arch', ['torchvision resnet18', 'timm resnet18'])
 def test_vision_learners(arch, tmp_path):
@@ -39,25 +38,27 @@ def test_vision_learners(arch, tmp_path):
                            splitter=auto_split, metrics=accuracy)
     r = quiet(learn, recipe='auto', epochs=1, freeze_epochs=2)
     assert [(s.name, s.n_train, s.epochs_run) for s in r] == [('head', 1, 2), ('unfrozen', 5, 1)]
-    assert 'cached augmented passes (Resize)' in r.decisions[0] and r.decisions[1].startswith('weight decay of the head:'), r.decisions
+    assert '2 times augmented (Resize)' in r.decisions[0] and r.decisions[1].startswith('weight decay of the head:'), r.decisions
     assert r.decisions[-1].startswith('weights: ')
 
-@pytest.mark.skipif(not (HYMENOPTERA/'train').is_dir(), reason=f"real-data test: hymenoptera not found at {HYMENOPTERA}")
-def test_recipe_beats_a_frozen_head_on_held_out_photos():
-    """hymenoptera at 96 px, validation = 20% of train/, test = val/: recipe='auto' (2 fine-tuning epochs) against fastai's
-    frozen-head training (2 epochs of fit_one_cycle with the body frozen), both from the same pretrained Lite0 and data"""
+@needs_hymenoptera
+def test_recipe_against_the_probe_on_held_out_photos():
+    """hymenoptera at 96 px (validation: 20% of train/, test: val/, 153 photos no decision saw): recipe='auto' with no
+    arguments against the honest floor, a linear probe on the frozen body's features (its C chosen on validation), both from
+    the same pretrained Lite0 and data. Asserted: what the code guarantees (its report holds for the weights it leaves;
+    weights kept below the best head on validation only by the stated rule, said in words), and the battery's bar for one
+    seed, no more than 0.03 (five photos) below the probe; measured here: see the printed line."""
     sys.path.insert(0, str(ROOT/'benchmarks'))
-    from recipe import protocol_dls, test_accuracy
-    from fastai_ft.models import lite_learner
+    from recipe import protocol_dls, test_accuracy, linear_probe, fresh_learner
     torch.set_num_threads(2)
     dls, tdl = protocol_dls(HYMENOPTERA, 96, seed=0)
-    set_seed(0, reproducible=True)
-    base = lite_learner(dls)
-    with base.no_bar(), base.no_logging(): base.fit_one_cycle(2, 2e-3)
-    set_seed(0, reproducible=True)
-    learn = lite_learner(dls)
-    r = quiet(learn, recipe='auto', epochs=2)
-    b, a = test_accuracy(base, tdl), test_accuracy(learn, tdl)
-    print(f"held-out accuracy: frozen head {b:.4f}, recipe='auto' {a:.4f}\n{r}")
-    assert a > b, (a, b, str(r))
-    assert r.ceiling >= r.floor and len(r.decisions) == 6   # head, weight decay, BatchNorm, fine-tuning, loss, weights
+    probe = linear_probe(fresh_learner(dls, 'lite0', 0), dls, tdl)['test']
+    learn = fresh_learner(dls, 'lite0', 0)
+    r = quiet(learn, recipe='auto')
+    a = test_accuracy(learn, tdl)
+    print(f"held-out accuracy: linear probe {probe:.4f}, recipe='auto' {a:.4f}\n{r}")
+    assert len(r.decisions) == 6 and r.decisions[-1].startswith('weights: '), r.decisions
+    assert learn.validate()[1] == pytest.approx(r.ceiling, abs=1e-6)          # the report's ceiling is the weights held
+    assert r.floor_name and f"floor   ({r.floor_name})" in str(r)              # the floor names its head
+    if r.ceiling < r.floor - 1e-9: assert 'validates below the floor' in r.decisions[-1] and 'p=' in r.decisions[-1], r.decisions[-1]
+    assert a >= probe - 0.03, (a, probe, str(r))

@@ -66,10 +66,11 @@ def _xb(learn, b):
 # %% ../../nbs/02_callback.bn.ipynb #1c704fe7
 def train_items_dl(dls:DataLoaders, # The data whose training items are loaded
                    seed:int=0, # Seed of the (fixed) shuffled order
+                   bs:int=None, # Batch size (default: the training DataLoader's)
                   )->DataLoader:
     "Training items with validation transforms, in a fixed shuffled order, nothing dropped"
     items = dls.train_ds.items if isinstance(dls.valid_ds, (Datasets, TfmdLists)) else dls.train_ds
-    dl = dls.test_dl(items, with_labels=True, shuffle=True, drop_last=False)
+    dl = dls.test_dl(items, with_labels=True, shuffle=True, drop_last=False, **({} if bs is None else dict(bs=bs)))
     dl.rng = random.Random(seed)
     return dl
 

@@ -394,18 +394,9 @@ def _run_auto(learn, kw, head_line, loss_why, loss, cached, bn, wd, tracker, cbs
     ends = EndsCallback()
     tracker = ifnone(tracker, RunTracker(ckpt_dir=False, rollback=None))   # the head ends converged: no roll-back to an earlier head epoch
     if wd is not None: kwargs = {**kwargs, 'wd': wd}
-    own = learn.loss_func
     with using_loss(learn, loss):
-        report = learn.staged_fine_tune(plan=plan, tracker=tracker, cbs=[*L(cache_cb), ends, *L(cbs), *([] if kwargs.pop('smooth_head', True) else [_OwnLossHead(own)])],
-                                        total_epochs=k['total_epochs'], **kwargs)
+        report = learn.staged_fine_tune(plan=plan, tracker=tracker, cbs=[*L(cache_cb), ends, *L(cbs)], total_epochs=k['total_epochs'], **kwargs)
     return _finish(learn, report, ends, tried, bool(k['head_epochs']), alphas, metric, lines, p, ref)
-
-class _OwnLossHead(Callback):
-    "EXPERIMENT: the head-only stage in the learner's own loss, the fine-tuning stages in the recipe's"
-    def __init__(self, own): self.own = own
-    def before_run(self): self.smooth = self.learn.loss_func
-    def before_stage(self): self.learn.loss_func = self.smooth if self.stage.n_train > 1 else self.own
-    def after_run(self): self.learn.loss_func = self.smooth
 
 def _finish(learn, report, ends, tried, head_stage, alphas, metric, lines, p, ref):
     "Choose the final weights in the learner's own loss; if that fails, keep the weights the run ended with and say so"

@@ -199,7 +199,8 @@ def main():
             dls, tdl = TASKS[task](seed)
             info = info or dict(describe(dls, tdl), package=fastai_ft.__file__, commit=commit)
             for name in args.configs:
-                rows.append(run_one(args, dls, tdl, name, seed)); print(json.dumps({'task': task, **rows[-1]}, default=str), flush=True)
+                target = next((r['test'] for r in rows if r['seed'] == seed and r['config'] == FT), None)   # fine_tune(3) first: time to reach it
+                rows.append(run_one(args, dls, tdl, name, seed, target)); print(json.dumps({'task': task, **rows[-1]}, default=str), flush=True)
                 path, summary, a = save(task, rows, args, info)
         md = table(task, summary, a); path.with_suffix('.md').write_text(md); print(md, flush=True)
 

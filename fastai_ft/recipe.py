@@ -187,7 +187,7 @@ def using_loss(learn:Learner, # the learner
 
 # %% ../nbs/08_recipe.ipynb #0baa05df
 def auto_plan(learn:Learner,        # the learner to plan for
-              head_epochs=40,       # epochs of the head-only stage (0: none, the head is trained before the run)
+              head_epochs=40,       # epochs of the head-only stage (0: none, the head is trained before the run; 'auto': up to 10, until a plateau)
               head_lr=1e-2,         # peak LR of the head-only stage
               head_bn='freeze',     # BatchNorm policy of the head-only stage
               head_wd=None,         # weight decay of the head-only stage (None: the learner's)
@@ -208,7 +208,7 @@ def auto_plan(learn:Learner,        # the learner to plan for
     if lr_decay: lrs = disc_lrs(slice(lr.stop if isinstance(lr, slice) else lr), n, lr_decay=lr_decay)
     else: lrs = slice(lr/lr_mult, lr) if isinstance(lr, (int, float)) else lr
     pl = ifnone(plateau, Plateau())
-    stages = [Stage('head', 1, head_epochs, slice(head_lr), pct_start=0.3, div=25., bn=head_bn, wd=head_wd)] if head_epochs else []
+    stages = [Stage('head', 1, head_epochs, slice(head_lr), pct_start=0.3, div=25., bn=head_bn, wd=head_wd, max_epochs=10)] if head_epochs else []
     stages += [Stage(_n_name(k, n), k, epochs if i == len(ns)-1 else 1, lrs, pct_start=pct_start, div=div, bn=bn,
                      min_epochs=pl.min_epochs, max_epochs=pl.max_epochs) for i,k in enumerate(ns)]
     return learn.stage_plan(plan=stages, total_epochs=total_epochs)
@@ -218,7 +218,7 @@ def _has_bn(learn): return any(m.track_running_stats for m in bn_modules(learn, 
 
 def _budget(total, head_epochs, epochs, n_ft):
     "Epochs of the head and of the last fine-tuning stage within `total` (the stages between get one each)"
-    if total is None: return head_epochs, epochs
+    if total is None or head_epochs == 'auto': return head_epochs, epochs if total is None or epochs == 'auto' else max(1, min(epochs, total-n_ft))
     left = total - (n_ft-1)
     if epochs != 'auto': epochs = max(1, min(epochs, left - bool(head_epochs)))
     return (max(1, min(head_epochs, left - (1 if epochs == 'auto' else epochs))) if head_epochs else 0), epochs
@@ -234,7 +234,8 @@ def _few_shot(learn, n=16):
     return _per_class(learn) < n
 
 def _head_line(cached, why, learn, aug, bn, min_bs, epochs, tries=None):
-    if not cached: return f"head: {epochs} epochs through the frozen body with bn={bn!r}, without the feature cache ({why.rstrip('.')})"
+    n = 'up to 10 epochs, until the validation loss stops improving,' if epochs == 'auto' else f"{epochs} epochs"
+    if not cached: return f"head: {n} through the frozen body with bn={bn!r}, without the feature cache ({why.rstrip('.')})"
     rnd = _random_tfms(learn.dls.train)
     how = f"the body outputs computed once with the validation transforms and {aug} times augmented ({', '.join(rnd)}), in turn" if rnd and aug != 'off' else 'the body outputs computed once'
     bs,n = learn.dls.train.bs,learn.dls.train.n
@@ -297,8 +298,8 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
                 plan_only=False,    # return the plan without training (what `stage_plan(recipe='auto')` does)
                 epochs=None,        # epochs of the last fine-tuning stage (default 3), or 'auto'
                 total_epochs=None,  # epoch budget of the run, head epochs included
-                freeze_epochs=None, # epochs of a head-only stage (default: 40 on cached features, none with fewer than 16 training items per class, where the best weight-decay try is the head; 3 without the cache)
-                base_lr=None,       # peak LR of the head-only stage (default 1e-2)
+                freeze_epochs=None, # epochs of a head-only stage (default: 40 on cached features, none with fewer than 16 training items per class, where the best weight-decay try is the head; without the cache 'auto', up to 10 until validation stops improving)
+                base_lr=None,       # peak LR of the head-only stage (default 1e-2 on cached features, else fastai's 2e-3)
                 lr=None,            # head-group LR while fine-tuning (default 1e-3), or a slice / one LR per group
                 lr_mult=None,       # head LR / input-group LR while fine-tuning (default 10)
                 bn=None,            # BatchNorm policy while fine-tuning (default: chosen from the drift), or one per stage
@@ -330,7 +331,7 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
     cached = why is None
     n_ft = len([k for k in _stage_list(unfreeze, len(learn.opt.param_lists)) if k > 1]) or 1
     sweep = cached and wd is None and len(wds) > 1
-    kw = dict(head_epochs=ifnone(freeze_epochs, 0 if sweep and _few_shot(learn) else 40 if cached else 3), head_lr=ifnone(base_lr, 1e-2), head_bn=head_bn, epochs=epochs, lr=ifnone(lr, 1e-3),
+    kw = dict(head_epochs=ifnone(freeze_epochs, 0 if sweep and _few_shot(learn) else 40 if cached else 'auto'), head_lr=ifnone(base_lr, 1e-2 if cached else 2e-3), head_bn=head_bn, epochs=epochs, lr=ifnone(lr, 1e-3),
               lr_mult=lr_mult, unfreeze=unfreeze, total_epochs=total_epochs, plateau=kwargs.get('plateau'), n_ft=n_ft,
               lr_decay=kwargs.pop('lr_decay', None), **{k:kwargs.pop(k) for k in ('pct_start', 'div') if k in kwargs})
     head_line = partial(_head_line, cached, why, learn, head_aug, bn=head_bn, min_bs=head_bs, tries=sweep_epochs)
@@ -378,7 +379,7 @@ def _run_auto(learn, kw, head_line, loss_why, loss, cached, bn, wd, tracker, cbs
     if bn is not None: ft_bn,bn_why = bn,f"bn={bn!r} as given"
     elif not _has_bn(learn): ft_bn,bn_why = choose_bn(None)
     elif drift is not None: ft_bn,bn_why = choose_bn(*drift)
-    else: ft_bn,bn_why = 'train',"fastai's default, as no trained head was available before fine-tuning to measure the drift"
+    else: ft_bn,bn_why = 'train',"fastai's default (bn='train'): the drift is measured on a head trained on cached features before the run, and there is none here"
     if ref is None and bn is None and ft_bn == 'eval':
         ref,bn_why = 1,f"{bn_why}; a task this far from the pretraining makes the fine-tuned weights, not their mix with the head, the reference at the end"
     lines.append(f"BatchNorm while fine-tuning: {bn_why}")
@@ -427,7 +428,10 @@ def _why(best, rows, metric, p, why):
         if why is None: return f"it beats {ref['name']} beyond chance ({_items(best)})"
         return f"its validation loss is more than 5% below that of {ref['name']} ({_f(ref['valid_loss'])}); items could not be compared: {why}"
     if not others: return 'no other weights were compared (alphas)'
-    rule = f"none better beyond chance (p < {p:g})" if why is None else f"none with a validation loss 5% lower (items could not be compared: {why})"
+    beat = [r['name'] for r in others if (r['p'] is not None and r['p'] < p if why is None else r['valid_loss'] < 0.95*ref['valid_loss'])]
+    if beat: rule = (f"{' and '.join(beat)} {'beat it item by item beyond chance' if why is None else 'have a validation loss 5% lower'}, "
+                     f"but none of them scores better on {metric}, which ranks those that do, so it stays")
+    else: rule = f"none better beyond chance (p < {p:g})" if why is None else f"none with a validation loss 5% lower (items could not be compared: {why})"
     return 'kept over ' + ', '.join(f"{r['name']} ({metric} {_f(r[metric])}, {_items(r)})" for r in others) + f": {rule}"
 
 def _below_floor(best, floor, metric, metrics):

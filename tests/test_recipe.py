@@ -22,7 +22,7 @@ def test_text_learner_says_what_it_skipped():
     head, wd, bn, ft, loss, weights = r.decisions
     assert 'without the feature cache (The cached part of the model returns a tuple' in head, head
     assert 'no grid: without the cache each try costs full epochs' in wd, wd
-    assert 'no trained head was available' in bn, bn
+    assert "fastai's default (bn='train'): the drift is measured on a head trained on cached features" in bn, bn
     assert loss.startswith('loss: cross-entropy with labels smoothed by eps=0.1'), loss   # text_classifier_learner's CrossEntropyLossFlat
     assert type(learn.loss_func).__name__ == 'CrossEntropyLossFlat'                          # ... which is back after the run
     assert weights.startswith('weights: ') and (r.ceiling >= r.floor or 'validates below the floor' in weights), str(r)

@@ -237,7 +237,7 @@ def _head_line(cached, why, learn, aug, bn, min_bs, epochs, tries=None):
     n = 'up to 10 epochs, until the validation loss stops improving,' if epochs == 'auto' else f"{epochs} epochs"
     if not cached: return f"head: {n} through the frozen body with bn={bn!r}, without the feature cache ({why.rstrip('.')})"
     rnd = _random_tfms(learn.dls.train)
-    how = f"the body outputs computed once with the validation transforms and {aug} times augmented ({', '.join(rnd)}), in turn" if rnd and aug != 'off' else 'the body outputs computed once'
+    how = f"the body outputs computed once with the validation transforms and {'once' if aug == 1 else f'{aug} times'} augmented ({', '.join(rnd)}), in turn" if rnd and aug != 'off' else 'the body outputs computed once'
     bs,n = learn.dls.train.bs,learn.dls.train.n
     hb = min(max(bs, min_bs or 0), n)
     if hb != bs: how += f" in batches of {hb}{' (all the training items)' if hb == n else ''} instead of {bs}, so that the head's BatchNorm sees enough items"
@@ -307,7 +307,7 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
                 tracker=None,       # the run's `RunTracker` (default: on valid_loss, in memory, no roll-back)
                 cbs=None,           # more callbacks for the staged run
                 plan=None,          # not allowed: the recipe makes the plan
-                head_aug=2,         # augmented passes cached for the head when the training transforms are random ('off': none)
+                head_aug=None,      # augmented passes cached for the head when the training transforms are random ('off': none; default 2 with fewer than 16 training items per class, else 1)
                 head_bs=32,         # fewest items per batch in the head's cached epochs (all the training items when fewer)
                 wds=(1e-3, 1e-2, 1e-1), # weight decays tried for the head
                 sweep_epochs=10,    # epochs of each weight-decay try
@@ -326,6 +326,7 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
         return _one_group(learn, plan_only, note, epochs, base_lr, freeze_epochs, lr, bn, wd, label_smoothing, tracker, cbs,
                           {**kwargs, **({} if total_epochs is None else dict(total_epochs=total_epochs)), **({} if lr_mult is None else dict(lr_mult=lr_mult))})
     head_bn = bn[0] if is_listy(bn) else 'freeze'
+    head_aug = ifnone(head_aug, 2 if _few_shot(learn) else 1)   # an extra pass costs a forward pass over the training set: cheap only when it is small
     why = ('cache=False was passed' if not cache else f"bn={head_bn!r} was passed for the head" if head_bn != 'freeze'
            else cache_issue(learn, head_aug))
     cached = why is None

@@ -21,9 +21,9 @@ from .cache import _random_tfms
 from .learner import synth_staged_learner
 
 # %% auto #0
-__all__ = ['NEAR_BUDGET', 'FAR_BUDGET', 'state_of', 'load_state', 'mix_state', 'score_names', 'valid_scores', 'best_row',
-           'sweep_wd', 'choose_bn', 'EndsCallback', 'choose_weights', 'choose_mix', 'smoothed_loss', 'using_loss',
-           'auto_plan', 'auto_recipe']
+__all__ = ['FAR_DRIFT', 'NEAR_BUDGET', 'FAR_BUDGET', 'state_of', 'load_state', 'mix_state', 'score_names', 'valid_scores',
+           'best_row', 'sweep_wd', 'choose_bn', 'EndsCallback', 'choose_weights', 'choose_mix', 'smoothed_loss',
+           'using_loss', 'auto_plan', 'auto_recipe']
 
 # %% ../nbs/08_recipe.ipynb #8046fb7c
 def state_of(learn:Learner # the learner whose weights are copied
@@ -91,11 +91,14 @@ def sweep_wd(learn:Learner, # a learner whose body is frozen (head-only fits)
     return wds[best_row(rows, 'valid_loss')], rows, best
 
 # %% ../nbs/08_recipe.ipynb #d6a88e94
+FAR_DRIFT = 2.4   # the drift above which a task is far from the pretraining (bn='eval', the far budget)
+
 def choose_bn(gap:BNGap|None,     # `bn_gap` of the trained head on the frozen body, on training items; `None` without BatchNorm
               unit:float=math.log(2), # the loss of guessing on the same items (`fastai_ft.task.guess_loss`), the unit of the drift
-              threshold:float=2.  # the drift above which the body keeps its running statistics
+              threshold:float=None # the drift above which the body keeps its running statistics (default `FAR_DRIFT`)
              )->tuple:
     "BatchNorm policy for fine-tuning, and why, from the loss that batch statistics add to the trained head's, in units of `unit`"
+    threshold = ifnone(threshold, FAR_DRIFT)
     if gap is None: return 'train', "the model has no BatchNorm layer with running statistics, so there is no BatchNorm policy to choose"
     drift = (gap.train_mode_loss - gap.eval_loss)/max(unit, 1e-8)
     how = (f"batch statistics raise the trained head's loss on training items from {gap.eval_loss:.3g} to {gap.train_mode_loss:.3g}, "
@@ -245,7 +248,7 @@ def _head_line(cached, why, learn, aug, bn, min_bs, epochs, tries=None):
                            f"with {_per_class(learn):.3g} training items per class, fewer than 16, there is no head stage in smoothed labels, and fine-tuning starts from that head")
     return f"head: {epochs} epochs on {how}, body fixed (bn='freeze'), so the head converges in seconds"
 
-NEAR_BUDGET,FAR_BUDGET = (3, 10),(12, 10)   # (epochs, lr_mult) of the fine-tuning stage near the pretraining, and far from it (the drift above 2)
+NEAR_BUDGET,FAR_BUDGET = (3, 10),(12, 10)   # (epochs, lr_mult) of the fine-tuning stage near the pretraining, and far from it (the drift above `choose_bn`'s threshold)
 
 def _budgeted(kw, far):
     "The plan's arguments with the fine-tuning epochs and `lr_mult` filled in for a task near the pretraining or `far` from it, unless given, within the budget"
@@ -258,7 +261,7 @@ def _budget_why(kw, far, drift):
     "Why the fine-tuning budget is what it is, when the recipe chose it"
     if kw['epochs'] is not None and kw['lr_mult'] is not None: return ''
     if drift is None: return f"; the budget of a task near the pretraining (no drift was measured)"
-    return f"; the budget of a task {'far from' if far else 'near'} the pretraining (the drift {'above' if far else 'at most'} 2)"
+    return f"; the budget of a task {'far from' if far else 'near'} the pretraining (the drift {'above' if far else 'at most'} {FAR_DRIFT:g})"
 
 def _fmt_lrs(lrs, n): return f"{lrs[-n]:.1e}" if n == 1 or np.isclose(lrs[-n], lrs[-1]) else f"{lrs[-n]:.1e}..{lrs[-1]:.1e}"
 

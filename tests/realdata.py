@@ -11,3 +11,7 @@ HYMENOPTERA = Path(os.environ.get('FASTAI_FT_HYMENOPTERA', ROOT.parent/'shared'/
 REASON = (f"real-data test: hymenoptera not found at {HYMENOPTERA} (set FASTAI_FT_HYMENOPTERA to a folder with "
           "train/ and val/, one subfolder per class)")
 needs_hymenoptera = pytest.mark.skipif(not (HYMENOPTERA/'train').is_dir(), reason=REASON)
+
+def threads():
+    "torch threads for a test: 1 in each of pytest-xdist's workers (one per core, the project's default), else 2"
+    return 1 if os.environ.get('PYTEST_XDIST_WORKER') else 2

@@ -1,6 +1,7 @@
 """The README's first command as a new user runs it: only the `demo` extra installed, so the `dev` extra's packages
 (timm, accelerate, nbdev, pytest) are missing. CI installs them, so these tests make them unimportable in a subprocess.
-The whole `fastai-ft demo` runs once, here: its accuracy, report and files are checked in the same run."""
+The whole `fastai-ft demo` runs once, exactly as the README gives it, and its accuracy, report and files are checked in
+the same run."""
 import os, re, shutil, subprocess, sys, time
 from pathlib import Path
 import pytest
@@ -8,13 +9,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DEV_ONLY = ('timm', 'accelerate', 'nbdev', 'pytest')
 
-@pytest.fixture
-def env(tmp_path):
+def blocked_env(tmp):
     "Environment whose PYTHONPATH starts with modules that fail to import exactly as missing packages do"
-    block = tmp_path/'block'; block.mkdir()
+    block = Path(tmp)/'block'; block.mkdir(exist_ok=True)
     for m in DEV_ONLY: (block/f'{m}.py').write_text(f"raise ModuleNotFoundError(\"No module named '{m}'\", name='{m}')\n")
-    return {**os.environ, 'XDG_CACHE_HOME': str(tmp_path/'cache'),
+    return {**os.environ, 'XDG_CACHE_HOME': str(Path(tmp)/'cache'),
             'PYTHONPATH': os.pathsep.join([str(block), str(ROOT), os.environ.get('PYTHONPATH', '')])}
+
+@pytest.fixture
+def env(tmp_path): return blocked_env(tmp_path)
 
 def run(cmd, env, timeout=900):
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
@@ -31,24 +34,25 @@ def test_import_all_without_dev_packages(env):
 
 def test_demo_command_without_dev_packages(env, tmp_path):
     """`fastai-ft demo`, the README's first line, through the installed console script with its defaults (bundled digits,
-    48 px, recipe='auto' with 12 fine-tuning epochs at lr_mult 30): it finishes, ends in the range its held-out benchmark
-    measured (0.96+, above the probe's 0.95) and saves its files"""
+    48 px, recipe='auto' with no task-specific arguments: the drift reads digits as far from ImageNet, so 12 fine-tuning
+    epochs with bn='eval'): it finishes, ends in the range its held-out benchmark measured (above the probe) and saves its files"""
     exe = shutil.which('fastai-ft')
     assert exe, "the fastai-ft console script is not installed: pip install -e '.[demo]'"
     start = time.time()
-    p = run([exe, 'demo', '--out', str(tmp_path/'out')], env, timeout=1500)
+    p = run([exe, 'demo', '--out', str(tmp_path/'out')], env, timeout=1800)
     print(f"fastai-ft demo: {time.time()-start:.0f}s")
-    assert p.returncode == 0, p.stderr[-3000:]
-    assert 'Traceback' not in p.stderr and 'torch.jit.script' not in p.stderr, p.stderr[-3000:]
-    m = re.search(r'validation accuracy (\d\.\d+) on 360 images', p.stdout)
-    assert m, p.stdout[-3000:]
-    # Held out over seeds the demo's settings score 0.975-0.983 with the recipe's label smoothing (benchmarks/results/ls3-digits.md),
-    # 0.964-0.983 without it (recipe3-digits-lite0-48px.md, demo-variants.jsonl), the linear probe 0.950-0.958, fastai's
-    # fine_tune settings 0.36-0.49. One seed's score moves by a digit or two between machines with the same code (float
-    # rounding differs between CPUs), so issue 10's 0.97 per seed is a benchmark, not a test; 0.96 is below every measured
-    # seed and above the probe.
+    rc, stdout, stderr, tmp = p.returncode, p.stdout, p.stderr, tmp_path
+    assert rc == 0, stderr[-3000:]
+    assert 'Traceback' not in stderr and 'torch.jit.script' not in stderr, stderr[-3000:]
+    m = re.search(r'validation accuracy (\d\.\d+) on 360 images', stdout)
+    assert m, stdout[-3000:]
+    # Held out over seeds (benchmarks/results/battery-digits-*.md: 1077/360/360 splits, no arguments) the recipe scores
+    # 0.97-0.99 and the linear probe about 0.95. One seed's score moves by a digit or two between machines with the same
+    # code (float rounding differs between CPUs and thread counts), so the 0.97 per seed is a benchmark bar, not a test;
+    # 0.96 is below every measured seed and above the probe.
     assert float(m[1]) >= 0.96, f"demo accuracy {m[1]} < 0.96"
-    assert 'floor' in p.stdout and 'ceiling' in p.stdout and 'recipe: weights:' in p.stdout
-    assert 'makes the fine-tuned weights, not their mix with the head, the reference' in p.stdout   # a far domain: bn='eval', ref=1
-    assert (tmp_path/'cache'/'fastai_ft'/'digits'/'digits.json').exists()
-    assert {'export.pkl', 'history.csv', 'report.txt'} <= {o.name for o in (tmp_path/'out').iterdir()}
+    assert 'floor' in stdout and 'ceiling' in stdout and 'recipe: weights:' in stdout
+    assert "the budget of a task far from the pretraining" in stdout, stdout[-3000:]            # the drift set the budget ...
+    assert 'makes the fine-tuned weights, not their mix with the head, the reference' in stdout   # ... and the reference
+    assert (tmp/'cache'/'fastai_ft'/'digits'/'digits.json').exists()
+    assert {'export.pkl', 'history.csv', 'report.txt'} <= {o.name for o in (tmp/'out').iterdir()}

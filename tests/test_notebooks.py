@@ -12,6 +12,7 @@ docs = importlib.util.module_from_spec(_spec); _spec.loader.exec_module(docs)
 
 NBS = sorted((ROOT/'nbs').glob('*.ipynb'))
 SKIP = [] if os.environ.get('FASTAI_FT_SLOW') else ['slow']
+pytestmark = pytest.mark.xdist_group('docs')   # one worker runs the notebooks, then test_site.py reads what they left in _exec/
 
 @pytest.mark.parametrize('nb', NBS, ids=[p.stem for p in NBS])
 def test_notebook(nb):

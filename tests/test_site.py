@@ -14,6 +14,7 @@ if not os.environ.get('CI'):  # CI installs both (.ci/run) and must never skip t
     pytest.importorskip('playwright.sync_api', reason='browser test: `pip install playwright` (in the dev extra)')
     if not CHROMIUM.exists(): pytest.skip(f'browser test: no chromium at {CHROMIUM} (`apt-get install -y chromium`)', allow_module_level=True)
 import playwright.sync_api as pw
+pytestmark = pytest.mark.xdist_group('docs')   # after the notebooks (test_notebooks.py), in the same worker
 
 def _build_module():
     spec = importlib.util.spec_from_file_location('docs_build', ROOT/'docs'/'build.py')

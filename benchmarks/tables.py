@@ -106,12 +106,48 @@ CL_RATIO = lambda i, k: field('channels-last', lambda d: d['rows'][i][f'{k}_defa
 SHARE = lambda fmt: field('profile_overhead', lambda d: d['callbacks_cumulative_s']/d['total_s'], fmt)
 DIGITS = "digits (the demo: `epochs=12, lr_mult=30`), Lite0, 48 px, 5 seeds"
 
+# The held-out battery (battery.py): the final version on seeds 100-104, never run before; its baseline (44c72bb) on 0-4
+BATTERY = {'hymenoptera': 'hymenoptera, 128 px (153 test photos)', 'hymenoptera-8shot': 'hymenoptera, 8 photos per class',
+           'digits': 'digits, 48 px, the demo (360 test images)', 'faces': 'faces or not, 64 px (60 test images)',
+           'textures': 'textures, 24 tiles per class (75 test tiles)', 'textures-8shot': 'textures, 8 tiles per class',
+           'textures-4shot': 'textures, 4 tiles per class'}
+FINAL = lambda task: f'battery-{task}-final'
+
+def _gaps(file, config=AUTO, base=PROBE):
+    b = {r['seed']: r['test'] for r in runs(file, base)}
+    return [r['test'] - b[r['seed']] for r in runs(file, config) if r['seed'] in b]
+
+def worst_gap(file): return lambda: f'{min(_gaps(file)):+.3f}'
+
+def bar(file):
+    "issue 21's bar: the recipe's mean >= the better of the probe's and fine_tune(3)'s, and no seed more than 0.03 below the probe"
+    def f():
+        m = lambda c: st.mean(r['test'] for r in runs(file, c))
+        ok_mean, ok_seed = m(AUTO) >= max(m(PROBE), m(FT)) - 1e-9, min(_gaps(file)) >= -0.03 - 1e-9
+        return 'met' if ok_mean and ok_seed else 'not met (' + ', '.join(w for w, ok in (('mean', ok_mean), ('a seed', ok_seed)) if not ok) + ')'
+    return f
+
+def score(file, config, lower=False):
+    "mean ± sd (worst) of the test score over seeds, the worst being the max when lower is better"
+    return stat(file, config, lambda rs: (lambda v: f'{st.mean(v):.3f} ± {st.stdev(v):.3f} ({"max" if lower else "min"} {(max if lower else min)(v):.3f})')([r['test'] for r in rs]), '{}')
+
+KINDS = [('multi-label, hymenoptera (accuracy_multi)', 'kinds-hymenoptera-multilabel', False),
+         ('regression, digit/9 (rmse, lower is better)', 'kinds-digits-regression', True),
+         ('segmentation, textures (pixel accuracy)', 'kinds-textures-segmentation', False)]
+
 TABLES = {
-    'headline': (['', 'fastai `fine_tune(3)`', 'linear probe on the frozen body', "`recipe='auto'`", 'wall / `fine_tune(3)`'], [
-        ['hymenoptera, Lite0, 128 px, 5 seeds', acc(R128, FT), acc(R128, PROBE), acc(R128, AUTO), ratio(R128, AUTO)],
-        ['hymenoptera, Lite0, 160 px, 5 seeds', acc(O160, FT), acc(O160, PROBE), acc(R160, AUTO), ratio(O160, AUTO, note=EARLIER)],
-        ['hymenoptera, Lite2, 224 px, 3 seeds', acc(OL2, FT), acc(OL2, PROBE), acc(RL2, AUTO), ratio(OL2, AUTO, note=EARLIER)],
-        [DIGITS, acc(OD, FT), acc(OD, PROBE), acc(LS3, DEMO_LS), ratio(OD, DEMO, note=EARLIER)]]),
+    'battery': (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'recipe − probe, worst seed', "issue 21's bar", 'wall / `fine_tune(3)`'],
+        [[f'{label} (`{FINAL(t)}`)', acc(FINAL(t), FT), acc(FINAL(t), PROBE), acc(FINAL(t), AUTO), worst_gap(FINAL(t)), bar(FINAL(t)), ratio(FINAL(t), AUTO)]
+         for t, label in BATTERY.items()]),
+    'battery-seeds': (['task', 'config', 'test accuracy, seeds 100-104'],
+        [[BATTERY[t] if i == 0 else '', c, seeds(FINAL(t), c)] for t in BATTERY for i, c in enumerate((AUTO, PROBE, FT))]),
+    'battery-baseline': (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'` at 44c72bb", 'recipe − probe, worst seed', "issue 21's bar"],
+        [[f'{BATTERY[t]} (`battery-{t}-baseline`)', acc(f'battery-{t}-baseline', FT), acc(f'battery-{t}-baseline', PROBE), acc(f'battery-{t}-baseline', AUTO),
+          worst_gap(f'battery-{t}-baseline'), bar(f'battery-{t}-baseline')] for t in BATTERY if t != 'hymenoptera']),
+    'kinds': (['learner kind, data (test score)', 'fastai `fine_tune(3)`', 'head-only floor', "`recipe='auto'` at 4ee0ef7", 'wall / `fine_tune(3)`'],
+        [[f'{label} (`{f}`)', score(f, FT, lower), score(f, 'head-only floor', lower), score(f, AUTO, lower), ratio(f, AUTO)] for label, f, lower in KINDS]),
+    'headline': (['task', 'fastai `fine_tune(3)`', 'linear probe on the frozen body', "`recipe='auto'`"],
+        [[label, acc(FINAL(t), FT), acc(FINAL(t), PROBE), acc(FINAL(t), AUTO)] for t, label in BATTERY.items()]),
     'recipe': (['', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'without label smoothing', 'results'], [
         ['hymenoptera, Lite0, 128 px, 5 seeds', acc(R128, FT), acc(R128, PROBE), acc(R128, AUTO), acc(R128, NO_LS), f'`{R128}`'],
         ['hymenoptera, Lite0, 160 px, 5 seeds', acc(O160, FT), acc(O160, PROBE), acc(R160, AUTO), acc(O160, AUTO), f'`{R160}`; the rest `{O160}`'],
@@ -123,6 +159,7 @@ TABLES = {
         ['Lite2, 224 px', seeds(RL2, AUTO), seeds(OL2, AUTO), seeds(OL2, PROBE), seeds(OL2, FT)],
         ['digits', seeds(LS3, DEMO_LS), seeds(OD, DEMO), seeds(OD, PROBE), seeds(OD, FT)]]),
     'recipe-time': (['results', 'config timed', '`fine_tune(3)` wall (median)', 'wall / `fine_tune(3)`', "time to `fine_tune(3)`'s final accuracy / its wall"], [
+        ['`recipe-lite0-128px` (the final version, alone, 2 threads)', "`recipe='auto'`", wall('recipe-lite0-128px', FT), ratio('recipe-lite0-128px', AUTO), reach('recipe-lite0-128px', AUTO)],
         [f'`{R128}`', "`recipe='auto'`", wall(R128, FT), ratio(R128, AUTO), reach(R128, AUTO)],
         [f'`{R128}`', 'without label smoothing', wall(R128, FT), ratio(R128, NO_LS), reach(R128, NO_LS)],
         [f'`{R128T}` (a re-run)', "`recipe='auto'`", wall(R128T, FT), ratio(R128T, AUTO), reach(R128T, AUTO)],

@@ -1,10 +1,9 @@
-"staged_fine_tune under fastai's distributed training: two CPU processes (gloo), launched with torchrun."
+"staged_fine_tune under fastai's distributed training: two CPU processes (gloo), launched with torchrun (`python -m torch.distributed.run`, so the processes run this interpreter, whichever environment it is in)."
 import json, os, shutil, socket, subprocess, sys, warnings
 from pathlib import Path
 import pytest, torch
 
 HERE = Path(__file__).parent
-pytestmark = pytest.mark.skipif(shutil.which('torchrun') is None, reason='torchrun not installed')
 
 def _free_port():
     with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
@@ -13,8 +12,9 @@ def _launch(out, mode):
     "Run the two processes; None if they hung (the worker's watchdog or gloo's timeout fired), else the finished process"
     out.mkdir(parents=True, exist_ok=True)
     port = str(_free_port())
-    env = dict(os.environ, OMP_NUM_THREADS='1', MASTER_PORT=port)
-    try: p = subprocess.run(['torchrun', '--nproc_per_node', '2', '--master_port', port, str(HERE/'ddp_worker.py'), str(out), mode],
+    env = dict(os.environ, OMP_NUM_THREADS='1', MASTER_PORT=port,   # the checkout's package, whatever is installed
+               PYTHONPATH=os.pathsep.join([str(HERE.parent), os.environ.get('PYTHONPATH', '')]))
+    try: p = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', port, str(HERE/'ddp_worker.py'), str(out), mode],
                             capture_output=True, text=True, timeout=300, env=env)
     except subprocess.TimeoutExpired as e:
         err = e.stderr.decode(errors='replace') if isinstance(e.stderr, bytes) else (e.stderr or '')

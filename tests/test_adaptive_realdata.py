@@ -10,13 +10,12 @@ from fastai.vision.all import set_seed, Callback
 from fastai_ft.all import *
 
 from realdata import HYMENOPTERA as DATA, needs_hymenoptera
-from realdata import threads   # 1 per pytest-xdist worker
 pytestmark = needs_hymenoptera
 
 @pytest.fixture
 def learn():
     from fastai_ft.models import folder_dls, lite0_learner
-    torch.set_num_threads(threads()); set_seed(0, reproducible=True)
+    set_seed(0, reproducible=True)   # torch's threads: conftest.py
     return lite0_learner(folder_dls(DATA, size=128, bs=32, aug=True, seed=0))
 
 BN = torch.nn.modules.batchnorm._BatchNorm

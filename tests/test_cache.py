@@ -14,7 +14,6 @@ import fastai_ft.cache as fc
 from fastai_ft.callback.bn import BNPolicyCallback
 
 from realdata import HYMENOPTERA as DATA, needs_hymenoptera
-from realdata import threads   # 1 per pytest-xdist worker
 pytestmark = needs_hymenoptera
 
 def _learner(size=64):
@@ -37,7 +36,6 @@ def _frozen_stage(cache):
     return learn
 
 def test_cached_frozen_stage_matches_uncached():
-    torch.set_num_threads(threads())
     ref,ours = _frozen_stage(False),_frozen_stage(True)
     for (k,a),b in zip(ref.model[1].state_dict().items(), ours.model[1].state_dict().values()):
         assert torch.allclose(a.float(), b.float(), atol=1e-4, rtol=1e-3), k
@@ -46,7 +44,6 @@ def test_cached_frozen_stage_matches_uncached():
     assert h1.accuracy.iloc[-1] > 0.75, h1
 
 def test_default_folder_dls_refuses_then_aug_off():
-    torch.set_num_threads(threads())
     dls = folder_dls(DATA, 32, bs=32, valid='val')   # fastai's Resize crops at random in training
     learn = Learner(dls, nn.Sequential(efficientnet_lite0(), create_head(1280, dls.c)), metrics=accuracy, splitter=lite0_split)
     learn.freeze()

@@ -9,15 +9,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DEV_ONLY = ('timm', 'accelerate', 'nbdev', 'pytest')
 
-def blocked_env(tmp):
-    "Environment whose PYTHONPATH starts with modules that fail to import exactly as missing packages do"
-    block = Path(tmp)/'block'; block.mkdir(exist_ok=True)
-    for m in DEV_ONLY: (block/f'{m}.py').write_text(f"raise ModuleNotFoundError(\"No module named '{m}'\", name='{m}')\n")
-    return {**os.environ, 'XDG_CACHE_HOME': str(Path(tmp)/'cache'),
-            'PYTHONPATH': os.pathsep.join([str(block), str(ROOT), os.environ.get('PYTHONPATH', '')])}
-
 @pytest.fixture
-def env(tmp_path): return blocked_env(tmp_path)
+def env(tmp_path):
+    "Environment whose PYTHONPATH starts with modules that fail to import exactly as missing packages do"
+    block = tmp_path/'block'; block.mkdir()
+    for m in DEV_ONLY: (block/f'{m}.py').write_text(f"raise ModuleNotFoundError(\"No module named '{m}'\", name='{m}')\n")
+    return {**os.environ, 'XDG_CACHE_HOME': str(tmp_path/'cache'),
+            'PYTHONPATH': os.pathsep.join([str(block), str(ROOT), os.environ.get('PYTHONPATH', '')])}
 
 def run(cmd, env, timeout=900):
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
@@ -41,7 +39,7 @@ def test_demo_command_without_dev_packages(env, tmp_path):
     start = time.time()
     p = run([exe, 'demo', '--out', str(tmp_path/'out')], env, timeout=1800)
     print(f"fastai-ft demo: {time.time()-start:.0f}s")
-    rc, stdout, stderr, tmp = p.returncode, p.stdout, p.stderr, tmp_path
+    rc, stdout, stderr = p.returncode, p.stdout, p.stderr
     assert rc == 0, stderr[-3000:]
     assert 'Traceback' not in stderr and 'torch.jit.script' not in stderr, stderr[-3000:]
     m = re.search(r'validation accuracy (\d\.\d+) on 360 images', stdout)
@@ -53,5 +51,5 @@ def test_demo_command_without_dev_packages(env, tmp_path):
     assert 'floor' in stdout and 'ceiling' in stdout and 'recipe: weights:' in stdout
     assert "the budget of a task far from the pretraining" in stdout, stdout[-3000:]            # the drift set the budget ...
     assert 'makes the fine-tuned weights, not their mix with the head, the reference' in stdout   # ... and the reference
-    assert (tmp/'cache'/'fastai_ft'/'digits'/'digits.json').exists()
-    assert {'export.pkl', 'history.csv', 'report.txt'} <= {o.name for o in (tmp/'out').iterdir()}
+    assert (tmp_path/'cache'/'fastai_ft'/'digits'/'digits.json').exists()
+    assert {'export.pkl', 'history.csv', 'report.txt'} <= {o.name for o in (tmp_path/'out').iterdir()}

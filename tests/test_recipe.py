@@ -10,7 +10,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_learners import text_dls, text_learner, tiny_images
 
 from realdata import ROOT, HYMENOPTERA, needs_hymenoptera
-from realdata import threads   # 1 per pytest-xdist worker
 
 def quiet(learn, **kw):
     with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()): return learn.staged_fine_tune(**kw)
@@ -51,7 +50,6 @@ def test_recipe_against_the_probe_on_held_out_photos():
     seed, no more than 0.03 (five photos) below the probe; measured here: see the printed line."""
     sys.path.insert(0, str(ROOT/'benchmarks'))
     from recipe import protocol_dls, test_accuracy, linear_probe, fresh_learner
-    torch.set_num_threads(threads())
     dls, tdl = protocol_dls(HYMENOPTERA, 96, seed=0)
     probe = linear_probe(fresh_learner(dls, 'lite0', 0), dls, tdl)['test']
     learn = fresh_learner(dls, 'lite0', 0)

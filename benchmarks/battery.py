@@ -27,7 +27,8 @@ from sklearn.model_selection import train_test_split
 from fastai.vision.all import *
 import fastai_ft
 from fastai_ft.models import lite_stats
-from recipe import protocol_dls, run_one, summarise, CONFIGS
+import fastai_ft.recipe
+from recipe import protocol_dls, run_one, summarise, CONFIGS, recipe, test_accuracy
 
 ROOT = Path(__file__).parent
 HYMENOPTERA = Path(os.environ.get('FASTAI_FT_HYMENOPTERA', ROOT.parent.parent/'shared'/'data'/'hymenoptera'))
@@ -111,10 +112,24 @@ def with_history(config):
     def _f(learn, clock):
         extra = config(learn, clock) or {}
         h = getattr(learn, 'stage_history', None)
-        return {**extra, 'history': h.to_dict('records') if h is not None else None}
+        return {**extra, 'history': h.to_dict('records') if h is not None else None, 'candidate_test': getattr(learn, 'candidate_test', None)}
     return _f
 
 CONFIGS[AUTO] = with_history(CONFIGS[AUTO])   # in this process only: recipe rows keep the head stage's history (issue 21)
+CONFIGS["auto, LR 5e-4 (lr=5e-4)"] = with_history(recipe(lr=5e-4))
+
+TEST = {}   # the test DataLoader of the run in progress, for --candidates
+
+def _candidates_on_test(choose):
+    "`choose_weights` that also scores every candidate on the test split, for analysis only: the choice is made before, on validation"
+    def _f(learn, cands, *args, **kw):
+        name, rows, why = choose(learn, cands, *args, **kw)
+        if 'tdl' in TEST:
+            learn.candidate_test = {}
+            for n, sd in cands.items(): fastai_ft.recipe.load_state(learn, sd); learn.candidate_test[str(n)] = test_accuracy(learn, TEST['tdl'])
+            fastai_ft.recipe.load_state(learn, cands[name])
+        return name, rows, why
+    return _f
 
 def describe(dls, tdl):
     "What the table says about a task's data"
@@ -169,10 +184,12 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--tasks', nargs='+', default=[t for t in TASKS if t != 'hymenoptera'], choices=list(TASKS))
     p.add_argument('--seeds', type=int, default=3); p.add_argument('--first-seed', type=int, default=0)
+    p.add_argument('--seed-list', type=int, nargs='+', help='these seeds instead of --seeds/--first-seed')
     p.add_argument('--configs', nargs='+', default=[FT, PROBE, AUTO], help=f"known: {', '.join([PROBE, *CONFIGS])}")
     p.add_argument('--arch', default='lite0'); p.add_argument('--threads', type=int, default=1)
     p.add_argument('--name', default=None, help='suffix of the result files: results/battery-<task>-NAME.json')
     p.add_argument('--merge', nargs='+', help='result files to combine per task into battery-<task>-NAME (runs nothing)')
+    p.add_argument('--candidates', action='store_true', help="also score each of the recipe's final candidates on test (analysis only; the recipe chooses on validation before)")
     p.add_argument('--summary', nargs='*', help='print one table across these result files (default: every battery-*[-NAME].json; runs nothing)')
     args = p.parse_args()
     args.command = 'python benchmarks/battery.py ' + shlex.join(sys.argv[1:])
@@ -191,12 +208,14 @@ def main():
             md = table(task, summary, a); path.with_suffix('.md').write_text(md); print(md)
         return
     torch.set_num_threads(args.threads)
+    if args.candidates: fastai_ft.recipe.choose_weights = _candidates_on_test(fastai_ft.recipe.choose_weights)
     git = lambda *c: subprocess.run(['git', '-C', str(Path(fastai_ft.__file__).parent), *c], capture_output=True, text=True)
     commit = git('rev-parse', 'HEAD').stdout.strip() + ('+changes' if git('status', '--porcelain', '.').stdout.strip() else '')   # of the package measured
     for task in args.tasks:
         rows, info = [], None
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
+        for seed in args.seed_list or range(args.first_seed, args.first_seed + args.seeds):
             dls, tdl = TASKS[task](seed)
+            if args.candidates: TEST['tdl'] = tdl
             info = info or dict(describe(dls, tdl), package=fastai_ft.__file__, commit=commit)
             for name in args.configs:
                 target = next((r['test'] for r in rows if r['seed'] == seed and r['config'] == FT), None)   # fine_tune(3) first: time to reach it

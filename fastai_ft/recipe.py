@@ -15,15 +15,15 @@ from .callback.adaptive import Plateau
 from .callback.tracker import RunTracker
 from .callback.bn import BNPolicyCallback, BNGap, bn_gap, bn_modules, train_items_dl
 from .cache import FeatureCacheCallback, cache_issue
-from .core import _stage_list, _n_name
+from .core import _stage_list, _n_name, _eval_mode
 from .split import check_groups, group_sizes, one_group_note
-from .cache import _random_tfms
+from .cache import _random_tfms, _stateless
 from .learner import synth_staged_learner
 
 # %% auto #0
 __all__ = ['FAR_DRIFT', 'NEAR_BUDGET', 'FAR_BUDGET', 'state_of', 'load_state', 'mix_state', 'score_names', 'valid_scores',
-           'best_row', 'sweep_wd', 'choose_bn', 'EndsCallback', 'choose_weights', 'choose_mix', 'smoothed_loss',
-           'using_loss', 'auto_plan', 'auto_recipe']
+           'best_row', 'sweep_wd', 'fit_probe', 'probe_issue', 'probe_head', 'choose_bn', 'EndsCallback',
+           'choose_weights', 'choose_mix', 'smoothed_loss', 'using_loss', 'auto_plan', 'auto_recipe']
 
 # %% ../nbs/08_recipe.ipynb #8046fb7c
 def state_of(learn:Learner # the learner whose weights are copied
@@ -89,6 +89,68 @@ def sweep_wd(learn:Learner, # a learner whose body is frozen (head-only fits)
         if best_row(rows, 'valid_loss') == len(rows)-1: best = state_of(learn)
     load_state(learn, start); learn.opt.clear_state()
     return wds[best_row(rows, 'valid_loss')], rows, best
+
+# %% ../nbs/08_recipe.ipynb #f1a8274a
+def fit_probe(x:Tensor,  # training features, one row per item
+              y:Tensor,  # their class indices
+              xv:Tensor, # validation features
+              yv:Tensor, # their class indices
+              c:int,     # number of classes
+              Cs=(0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30) # inverse L2 penalties to try
+             )->tuple:
+    "Multinomial logistic regression on `x`, its `C` chosen on validation: `(W, b)`, the `C` kept and each `C`'s validation scores"
+    x,y,xv,yv = [t.as_subclass(Tensor) for t in (x, y, xv, yv)]   # fastai's tensor types (TensorImage, TensorCategory) do not mix in `F.cross_entropy`
+    W = torch.zeros(c, x.shape[1], device=x.device, requires_grad=True)
+    b = torch.zeros(c, device=x.device, requires_grad=True)
+    rows,fits = [],[]
+    for C in sorted(Cs):   # the strongest penalty first; each fit starts from the last
+        opt = torch.optim.LBFGS([W, b], max_iter=200, line_search_fn='strong_wolfe', tolerance_grad=1e-6)
+        def closure():
+            opt.zero_grad(); l = F.cross_entropy(x@W.T + b, y) + (W*W).sum()/(2*C*len(x)); l.backward(); return l
+        opt.step(closure)
+        with torch.no_grad(): out = xv@W.T + b
+        rows.append(dict(C=C, valid_loss=float(F.cross_entropy(out, yv)), accuracy=float((out.argmax(1) == yv).float().mean())))
+        fits.append((W.detach().clone(), b.detach().clone()))
+    i = best_row(rows, 'accuracy')
+    return *fits[i], rows[i]['C'], rows
+
+# %% ../nbs/08_recipe.ipynb #9a73236a
+_HEAD = (nn.BatchNorm1d, nn.Dropout, nn.Linear, nn.ReLU, nn.BatchNorm1d, nn.Dropout, nn.Linear)   # fastai's create_head after its pooling
+
+def _head_layers(learn):
+    "The last seven modules of fastai's `create_head` at the end of `learn.model`, or `None`"
+    last = list(unwrap(learn.model).children())[-1] if isinstance(unwrap(learn.model), nn.Sequential) else None
+    mods = [m for m in last.children() if not isinstance(m, _stateless)] if isinstance(last, nn.Sequential) else []
+    return mods if len(mods) == len(_HEAD) and all(type(m) is t for m,t in zip(mods, _HEAD)) and mods[2].bias is None else None
+
+def probe_issue(learn:Learner # the learner the probe head would be written into
+               )->str|None:
+    "Why `learn` gets no linear probe head, or `None`"
+    f = getattr(learn.loss_func, 'func', learn.loss_func)
+    if not isinstance(f, nn.CrossEntropyLoss): return "the probe is a single-label classifier, and this learner's loss is not cross-entropy"
+    if (h := _head_layers(learn)) is None: return "the model's head is not fastai's create_head (BatchNorm1d, Dropout, Linear, ReLU, BatchNorm1d, Dropout, Linear)"
+    if 2*h[-1].out_features+1 > h[2].out_features: return f"{h[-1].out_features} classes need {2*h[-1].out_features+1} hidden units, and the head has {h[2].out_features}"
+
+def probe_head(learn:Learner, # a learner with fastai's `create_head` (`probe_issue` is `None`)
+               W:Tensor,      # the regression's weights, classes x features (features scaled by `mean` and `var`)
+               b:Tensor,      # its biases
+               mean:Tensor,   # the features' training mean (the first BatchNorm1d's running mean)
+               var:Tensor     # their training variance
+              )->dict:
+    "`state_of(learn)` with the head replaced by the logistic regression `W, b` on the features `(x-mean)/sqrt(var+eps)` (the first BatchNorm1d)"
+    bn1,_,lin1,_,bn2,_,lin2 = _head_layers(learn)
+    c,k = W.shape[0],lin1.out_features
+    names = {m: n for n,m in unwrap(learn.model).named_modules()}
+    sd = state_of(learn)
+    put = lambda m, **ts: sd.update({f"{names[m]}.{a}": t.detach().to('cpu', sd[f'{names[m]}.{a}'].dtype) for a,t in ts.items()})
+    put(bn1, running_mean=mean, running_var=var, weight=torch.ones_like(mean), bias=torch.zeros_like(mean))
+    w1 = torch.zeros(k, W.shape[1]); w1[:c],w1[c:2*c] = W.cpu(),-W.cpu()
+    put(lin1, weight=w1)
+    one = torch.zeros(k); one[2*c] = 1                                       # the unit that holds the constant 1
+    put(bn2, running_mean=torch.zeros(k), running_var=torch.full((k,), 1-bn2.eps), weight=(torch.arange(k) < 2*c).float(), bias=one)
+    w2 = torch.zeros(c, k); w2[:, :c],w2[:, c:2*c],w2[:, 2*c] = torch.eye(c),-torch.eye(c),b.cpu()
+    put(lin2, weight=w2, **({'bias': torch.zeros(c)} if lin2.bias is not None else {}))
+    return sd
 
 # %% ../nbs/08_recipe.ipynb #d6a88e94
 FAR_DRIFT = 2.4   # the drift above which a task is far from the pretraining (bn='eval', the far budget)
@@ -267,9 +329,10 @@ def _fmt_lrs(lrs, n): return f"{lrs[-n]:.1e}" if n == 1 or np.isclose(lrs[-n], l
 
 def _with_bn(plan, bn):
     "`plan` with BatchNorm policy `bn` for its fine-tuning stages (or `bn` per stage, the head's first)"
-    bns = list(bn)[1:] if is_listy(bn) else [bn]*(len(plan)-1)
-    if len(bns) != len(plan)-1: raise PlanError(f"Got {len(bns)+1} BatchNorm policies for {len(plan)} stages: pass one, or one per stage.")
-    for s,b in zip(plan[1:], bns): s.bn = b
+    ft = [s for s in plan if s.n_train > 1]   # the fine-tuning stages (a few-shot plan has no head stage)
+    bns = list(bn)[1:] if is_listy(bn) else [bn]*len(ft)
+    if len(bns) != len(ft): raise PlanError(f"Got {len(bns)+1} BatchNorm policies for {len(ft)+1} stages (the head's first): pass one, or one per stage.")
+    for s,b in zip(ft, bns): s.bn = b
     return plan
 
 @contextmanager
@@ -287,6 +350,7 @@ def _one_group(learn, plan_only, note, epochs, base_lr, freeze_epochs, lr, bn, w
     loss,loss_why = smoothed_loss(learn, label_smoothing)
     lines = [f"head: none: {note[:-1]}",
              f"weight decay: {'wd=%g as given' % wd if wd is not None else 'the learner default (no grid: there is no head to train on cached features)'}",
+             "linear probe head: none: with one parameter group there is no pretrained body to fit it on",
              f"BatchNorm while fine-tuning: {'bn=%r as given' % bn if bn is not None else 'fastai default (bn=train): with no head trained on a frozen body there is no drift to measure'}",
              f"fine-tuning: fastai's fine_tune plan, {', '.join(f'{s.name} ({s.epochs} epochs at {_fmt_lrs(s.lrs, 1)})' for s in plan)}, the whole model in each",
              loss_why]
@@ -315,7 +379,7 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
                 wds=(1e-3, 1e-2, 1e-1), # weight decays tried for the head
                 sweep_epochs=10,    # epochs of each weight-decay try
                 alphas=(0, 0.5, 1), # mixes of head (0) and fine-tuned (1) weights compared at the end, with the best weight-decay try's head
-                ref=None,           # the mix kept unless another candidate beats it on validation beyond chance (default: WiSE-FT's 0.5; 1, the fine-tuned weights, when the drift calls for bn='eval')
+                ref=None,           # the mix kept unless another candidate beats it on validation beyond chance (default: WiSE-FT's 0.5; 1, the fine-tuned weights, when the drift calls for bn='eval'; 'head', the best head on validation, with fewer than 16 training items per class)
                 p=0.05,             # another candidate replaces `ref` only if it beats it item by item on validation with a p-value below this
                 cache=True,         # allow the feature cache for the head
                 unfreeze='all',     # 'all', 'gradual' or a list of group counts
@@ -362,6 +426,31 @@ def _drift(learn, head, bs):
     finally: load_state(learn, start)
     return gap,unit
 
+def _head_input(learn, cache_cb, feats, bs=256):
+    "The input of the head's first BatchNorm1d for the cached body outputs `feats`"
+    bn1,out = _head_layers(learn)[0],[]
+    h = bn1.register_forward_pre_hook(lambda m, i: out.append(i[0].detach().float()))
+    dev = next(learn.model.parameters()).device
+    try:
+        with torch.no_grad(), _eval_mode(learn.model):
+            for i in range(0, len(feats), bs): cache_cb.cut.rest(feats[i:i+bs].to(dev))
+    finally: h.remove()
+    return torch.cat(out)
+
+def _probe(learn, cache_cb):
+    "The linear probe head fitted on the cached clean training features, as the main process fitted it: `(name, state)` and a report line"
+    why = probe_issue(learn) or (None if cache_cb is not None and cache_cb.tdl is not None else "the head trains without the feature cache")
+    if why: return None, f"linear probe head: none: {why}"
+    t,v = cache_cb.tdl,cache_cb.vdl
+    x,xv = _head_input(learn, cache_cb, t.feats[0]),_head_input(learn, cache_cb, v.feats[0])   # pass 0: the validation transforms
+    mean,var = torch.zeros_like(x[0]),torch.full_like(x[0], 1-_head_layers(learn)[0].eps)   # the first BatchNorm1d passes the features through unscaled
+    W,b,C,rows = fit_probe(x, t.targs[0].to(x.device).long(), xv, v.targs[0].to(x.device).long(), _head_layers(learn)[-1].out_features)
+    W,b,mean,var = [tensor(main_values(o.flatten().tolist())).float().view_as(o) for o in (W,b,mean,var)]   # one fit per run: the main process's
+    C = main_values([C])[0]
+    name = f"the linear probe head (C={C:g})"
+    return (name, probe_head(learn, W, b, mean, var)), (f"linear probe head: a logistic regression on the head's input (the pooled body outputs) for the {len(x)} training items "
+            f"with the validation transforms, C={C:g} of {', '.join(format(r['C'], 'g') for r in rows)} by validation accuracy ({_f(max(r['accuracy'] for r in rows), '.3f')}), written into the head exactly")
+
 def _run_auto(learn, kw, head_line, loss_why, loss, cached, bn, wd, tracker, cbs, head_aug, head_bs, wds, sweep_epochs, alphas, ref, p, kwargs):
     "Decide what needs the data in the learner's own loss, run the staged plan in `loss`, keep the best of heads, fine-tuned and mixed weights"
     learn.freeze()
@@ -374,16 +463,21 @@ def _run_auto(learn, kw, head_line, loss_why, loss, cached, bn, wd, tracker, cbs
         tried = (f"the weight-decay try's head (wd={wd_head:g}, {sweep_epochs} epochs)", head)
         lines.append(f"weight decay of the head: {wd_head:g}, the lowest valid_loss after {sweep_epochs} cached epochs with each of "
                      + ', '.join(f"{w:g} ({r['valid_loss']:.4f})" for w,r in zip(wds, rows)))
+        probe,probe_line = _probe(learn, cache_cb)
     else:
         wd_head = wd
+        probe,probe_line = None,f"linear probe head: none: {'the head trains without the feature cache' if not cached else 'it is fitted on the features cached for the weight-decay tries, and there are none (' + ('wd given' if wd is not None else 'one value in wds') + ')'}"
         lines.append(f"weight decay: {'wd=%g as given' % wd if wd is not None else 'the learner default'}"
                      + ('' if wd is not None else f" (no grid: {'one value in wds' if cached else 'without the cache each try costs full epochs'})"))
+    lines.append(probe_line)
     drift = _drift(learn, tried[1], head_bs) if tried is not None and _has_bn(learn) else None
     far = drift is not None and choose_bn(*drift)[0] == 'eval'
     if bn is not None: ft_bn,bn_why = bn,f"bn={bn!r} as given"
     elif not _has_bn(learn): ft_bn,bn_why = choose_bn(None)
     elif drift is not None: ft_bn,bn_why = choose_bn(*drift)
     else: ft_bn,bn_why = 'train',"fastai's default (bn='train'): the drift is measured on a head trained on cached features before the run, and there is none here"
+    few = ref is None and _few_shot(learn) and bool(probe or tried)
+    if few: ref = 'head'
     if ref is None and bn is None and ft_bn == 'eval':
         ref,bn_why = 1,f"{bn_why}; a task this far from the pretraining makes the fine-tuned weights, not their mix with the head, the reference at the end"
     lines.append(f"BatchNorm while fine-tuning: {bn_why}")
@@ -392,8 +486,10 @@ def _run_auto(learn, kw, head_line, loss_why, loss, cached, bn, wd, tracker, cbs
     if not k['head_epochs']: load_state(learn, tried[1]); learn.opt.clear_state()   # fine-tuning starts from the best try's head
     plan = _with_bn(auto_plan(learn, head_wd=wd_head, **k), ft_bn)
     n = plan.n_groups
-    lines.append(f"fine-tuning: {', '.join(f'{s.name} ({s.n_train} of {n} groups, {s.epochs} epochs)' for s in plan[1:])} "
-                 f"at LRs {_fmt_lrs(plan[-1].lrs, plan[-1].n_train)} (input side to head), bn={plan[-1].bn!r}" + _budget_why(kw, far, drift))
+    lines.append(f"fine-tuning: {', '.join(f'{s.name} ({s.n_train} of {n} groups, {s.epochs} epochs)' for s in plan if s.n_train > 1)} "
+                 f"at LRs {_fmt_lrs(plan[-1].lrs, plan[-1].n_train)} (input side to head), bn={plan[-1].bn!r}" + _budget_why(kw, far, drift)
+                 + (f"; with {_per_class(learn):.3g} training items per class, fewer than 16, the best head on validation is the reference at the end: "
+                    "the fine-tuned weights and their mixes replace it only if they beat it beyond chance" if few else ''))
     lines.append(loss_why)
     metric = score_names(learn)[1] if len(score_names(learn)) > 1 else 'valid_loss'
     ends = EndsCallback()
@@ -401,12 +497,12 @@ def _run_auto(learn, kw, head_line, loss_why, loss, cached, bn, wd, tracker, cbs
     if wd is not None: kwargs = {**kwargs, 'wd': wd}
     with using_loss(learn, loss):
         report = learn.staged_fine_tune(plan=plan, tracker=tracker, cbs=[*L(cache_cb), ends, *L(cbs)], total_epochs=k['total_epochs'], **kwargs)
-    return _finish(learn, report, ends, tried, bool(k['head_epochs']), alphas, metric, lines, p, ref)
+    return _finish(learn, report, ends, tried, probe, bool(k['head_epochs']), alphas, metric, lines, p, ref)
 
-def _finish(learn, report, ends, tried, head_stage, alphas, metric, lines, p, ref):
+def _finish(learn, report, ends, tried, probe, head_stage, alphas, metric, lines, p, ref):
     "Choose the final weights in the learner's own loss; if that fails, keep the weights the run ended with and say so"
     end = state_of(learn)
-    try: return _keep_best(learn, report, ends, tried, head_stage, alphas, metric, lines, p, ref)
+    try: return _keep_best(learn, report, ends, tried, probe, head_stage, alphas, metric, lines, p, ref)
     except Exception as e:
         load_state(learn, end)
         msg = f"choosing among the heads, the fine-tuned weights and their mix failed ({type(e).__name__}: {e}), so the learner keeps the weights the run ended with"
@@ -452,12 +548,12 @@ def _best_head(learn, heads, metric):
     load_state(learn, heads[best['name']])
     return best
 
-def _keep_best(learn, report, ends, tried, head_stage, alphas, metric, lines, p, ref):
+def _keep_best(learn, report, ends, tried, probe, head_stage, alphas, metric, lines, p, ref):
     "Choose among the heads, the fine-tuned weights and their mixes on validation; put the decisions in `report`"
     def _done(line, final=None):
         report.decisions,report.final = lines + [f"weights: {line}"],final
         return report
-    heads = {**({_cand(0): ends.ends['head'][2]} if 'head' in ends.ends else {}), **dict([tried] if tried else [])}
+    heads = {**({_cand(0): ends.ends['head'][2]} if 'head' in ends.ends else {}), **dict([o for o in (tried, probe) if o])}
     if 'head' in ends.ends: report.floor_at = ends.ends['head'][1]
     if not heads: return _done("the run's best, as the head-only stage did not end normally")
     if 'tuned' not in ends.ends or (head_stage and 'head' not in ends.ends):
@@ -469,9 +565,14 @@ def _keep_best(learn, report, ends, tried, head_stage, alphas, metric, lines, p,
         load_state(learn, tuned)
         return _done(f"epoch {te} of the head-only stage, which the tracker rolled fine-tuning back to: {metric} {_f(t[metric])} on validation", t[metric])
     start = _cand(0) if head_stage else tried[0]   # the head fine-tuning started from: WiSE-FT mixes it with where fine-tuning ended
-    ref = ifnone(ref, 0.5)
-    ref = ref if ref in alphas else max(alphas)
-    cands = {_cand(a, start): mix_state(heads[start], tuned, a) for a in sorted(alphas, key=lambda a: (a != ref, -a))}   # the reference first
+    mixes = lambda order: {_cand(a, start): mix_state(heads[start], tuned, a) for a in sorted(alphas, key=order)}
+    if ref == 'head':   # few-shot: the best head on validation is the reference
+        b = _best_head(learn, heads, metric)['name']
+        cands = {b: heads[b], **mixes(lambda a: -a)}
+    else:
+        ref = ifnone(ref, 0.5)
+        ref = ref if ref in alphas else max(alphas)
+        cands = mixes(lambda a: (a != ref, -a))   # the reference first
     cands.update({n:sd for n,sd in heads.items() if n not in cands})
     name,rows,why = choose_weights(learn, cands, metric, p)
     learn.recipe_candidates = pd.DataFrame(rows).set_index('name')

@@ -8,6 +8,7 @@ from accelerate.utils import InitProcessGroupKwargs
 from fastai.basics import *
 from fastai.distributed import *
 from fastai_ft.all import *
+from fastai.vision.learner import create_head
 
 # fastai's DistributedDL._broadcast moves its index tensor to CUDA (nccl needs that); gloo on CPU needs it on the CPU.
 # This replaces that one method with a device-agnostic broadcast so fastai's distributed training runs on CPU.
@@ -25,6 +26,7 @@ pg = InitProcessGroupKwargs(timeout=timedelta(seconds=90))
 torch.set_num_threads(1)
 set_seed(0)
 learn = synth_staged_learner(3, n=512, bs=32)
+if mode == 'recipe': learn.model[1] = create_head(16, 2, pool=False)   # fastai's head, so the linear probe head is fitted (per process, then the main's)
 set_seed(1 + int(os.environ.get('RANK', 0)))   # different random states per process: decisions must still agree
 with learn.distrib_ctx(sync_bn=False, cpu=True, kwargs_handlers=[pg]):   # SyncBatchNorm needs CUDA; cpu=True makes Accelerate use gloo
     if mode == 'recipe':   # the feature cache per process, the weight-decay sweep, the drift, the final choice on gathered items

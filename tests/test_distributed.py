@@ -37,7 +37,7 @@ def test_two_processes_agree(mode, tmp_path):
     assert r0['stages'] == r1['stages'], (r0['stages'], r1['stages'])     # same stages, same epochs, same reasons
     assert r0['best'] == r1['best'] and r0['valid_loss'] == r1['valid_loss']
     assert r0['decisions'] == r1['decisions'], (r0['decisions'], r1['decisions'])   # the same report lines on every process
-    if mode == 'recipe': assert len(r0['decisions']) == 6 and r0['decisions'][1].startswith('weight decay of the head:'), r0['decisions']   # the cache ran: a sweep
+    if mode == 'recipe': assert len(r0['decisions']) == 7 and r0['decisions'][1].startswith('weight decay of the head:') and 'written into the head exactly' in r0['decisions'][2], r0['decisions']   # the cache ran: a sweep
     w0, w1 = (torch.load(out/f'rank{i}.pth') for i in (0, 1))
     for k in w0: assert torch.equal(w0[k], w1[k]), k                     # identical weights
     ckpts = list((out/'ckpt').glob('*.pth'))

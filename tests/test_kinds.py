@@ -12,7 +12,7 @@ from fastai_ft.all import *
 sys.path.insert(0, str(Path(__file__).parent))
 from kinds import KINDS
 
-PARTS = ('head:', 'weight decay', 'BatchNorm while fine-tuning:', 'fine-tuning:', 'loss:', 'weights:')
+PARTS = ('head:', 'weight decay', 'linear probe head:', 'BatchNorm while fine-tuning:', 'fine-tuning:', 'loss:', 'weights:')
 ONE_GROUP = {'collab', 'tabular'}
 
 def seeded(learn, seed=0):
@@ -65,7 +65,7 @@ def test_recipe_runs_and_says_why(kind, tmp_path):
     if kind in ('multi_label', 'points', 'segmentation'):                # compared item by item by their losses
         assert 'signed-rank test' in r.decisions[-1], r.decisions[-1]
     if kind in ('single_label', 'text'): assert 'sign test' in r.decisions[-1], r.decisions[-1]
-    if kind in ('multi_label', 'points', 'collab'): assert 'label smoothing' not in r.decisions[4] and 'in every stage: a' in r.decisions[4], r.decisions[4]
+    if kind in ('multi_label', 'points', 'collab'): assert 'label smoothing' not in r.decisions[5] and 'in every stage: a' in r.decisions[5], r.decisions[5]
     if kind == 'segmentation': assert 'forward hooks' in r.decisions[0] and "a U-Net's decoder" in r.decisions[0], r.decisions[0]
 
 def test_a_failing_final_choice_keeps_the_run(tmp_path, monkeypatch):

@@ -19,7 +19,8 @@ def test_text_learner_says_what_it_skipped():
     learn = text_learner(text_dls())
     r = quiet(learn, recipe='auto', epochs=1, freeze_epochs=2)
     assert [s.name for s in r] == ['head', 'unfrozen'] and [s.epochs_run for s in r] == [2, 1]
-    head, wd, bn, ft, loss, weights = r.decisions
+    head, wd, probe, bn, ft, loss, weights = r.decisions
+    assert probe == 'linear probe head: none: the head trains without the feature cache', probe
     assert 'without the feature cache (The cached part of the model returns a tuple' in head, head
     assert 'no grid: without the cache each try costs full epochs' in wd, wd
     assert "fastai's default (bn='train'): the drift is measured on a head trained on cached features" in bn, bn
@@ -56,7 +57,7 @@ def test_recipe_against_the_probe_on_held_out_photos():
     r = quiet(learn, recipe='auto')
     a = test_accuracy(learn, tdl)
     print(f"held-out accuracy: linear probe {probe:.4f}, recipe='auto' {a:.4f}\n{r}")
-    assert len(r.decisions) == 6 and r.decisions[-1].startswith('weights: '), r.decisions
+    assert len(r.decisions) == 7 and r.decisions[-1].startswith('weights: '), r.decisions
     assert learn.validate()[1] == pytest.approx(r.ceiling, abs=1e-6)          # the report's ceiling is the weights held
     assert r.floor_name and f"floor   ({r.floor_name})" in str(r)              # the floor names its head
     if r.ceiling < r.floor - 1e-9: assert 'validates below the floor' in r.decisions[-1] and 'p=' in r.decisions[-1], r.decisions[-1]

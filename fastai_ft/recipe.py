@@ -90,7 +90,7 @@ def sweep_wd(learn:Learner, # a learner whose body is frozen (head-only fits)
     load_state(learn, start); learn.opt.clear_state()
     return wds[best_row(rows, 'valid_loss')], rows, best
 
-# %% ../nbs/08_recipe.ipynb #f1a8274a
+# %% ../nbs/08_recipe.ipynb #2ac2a696
 def fit_probe(x:Tensor,  # training features, one row per item
               y:Tensor,  # their class indices
               xv:Tensor, # validation features
@@ -114,7 +114,7 @@ def fit_probe(x:Tensor,  # training features, one row per item
     i = best_row(rows, 'accuracy')
     return *fits[i], rows[i]['C'], rows
 
-# %% ../nbs/08_recipe.ipynb #9a73236a
+# %% ../nbs/08_recipe.ipynb #ae105919
 _HEAD = (nn.BatchNorm1d, nn.Dropout, nn.Linear, nn.ReLU, nn.BatchNorm1d, nn.Dropout, nn.Linear)   # fastai's create_head after its pooling
 
 def _head_layers(learn):

@@ -165,7 +165,8 @@ TABLES = {
         ['Lite2, 224 px', seeds(RL2, AUTO), seeds(OL2, AUTO), seeds(OL2, PROBE), seeds(OL2, FT)],
         ['digits', seeds(LS3, DEMO_LS), seeds(OD, DEMO), seeds(OD, PROBE), seeds(OD, FT)]]),
     'recipe-time': (['results', 'config timed', '`fine_tune(3)` wall (median)', 'wall / `fine_tune(3)`', "time to `fine_tune(3)`'s final accuracy / its wall"], [
-        ['`recipe-lite0-128px` (the final version, alone, 2 threads)', "`recipe='auto'`", wall('recipe-lite0-128px', FT), ratio('recipe-lite0-128px', AUTO), reach('recipe-lite0-128px', AUTO)],
+        ['`recipe-lite0-128px-probehead` (3a5c663, the probe head; alone, 2 threads)', "`recipe='auto'`", wall('recipe-lite0-128px-probehead', FT), ratio('recipe-lite0-128px-probehead', AUTO), reach('recipe-lite0-128px-probehead', AUTO)],
+        ['`recipe-lite0-128px` (98e66bb, alone, 2 threads)', "`recipe='auto'`", wall('recipe-lite0-128px', FT), ratio('recipe-lite0-128px', AUTO), reach('recipe-lite0-128px', AUTO)],
         [f'`{R128}`', "`recipe='auto'`", wall(R128, FT), ratio(R128, AUTO), reach(R128, AUTO)],
         [f'`{R128}`', 'without label smoothing', wall(R128, FT), ratio(R128, NO_LS), reach(R128, NO_LS)],
         [f'`{R128T}` (a re-run)', "`recipe='auto'`", wall(R128T, FT), ratio(R128T, AUTO), reach(R128T, AUTO)],

@@ -97,6 +97,7 @@ def compare(label, file): return [label, acc(file, FT), acc(file, PROBE), acc(fi
 # in one earlier run, without label smoothing, and recipe4 re-ran only the recipe at 160 px, with Lite2 and on digits
 R128, R128T, R160, RL2, LS3 = 'recipe4-lite0-128px', 'recipe4-lite0-128px-time', 'recipe4-lite0-160px', 'recipe4-lite2-224px', 'ls3-digits'
 O160, OL2, OD = 'recipe3-lite0-160px', 'recipe3-lite2-224px', 'recipe3-digits-lite0-48px'
+RL2H, RHV = 'recipe5-lite2-224px-heldout', 'recipe-lite0-128px-headvalid'   # Lite2 on seeds 300-302, never run before (a7baf67); the 128 px timing of the heads validated on cached features
 EARLIER = ' (earlier run)'
 ADAPTIVE = [('budget 8, 128 px, 4 seeds', 'adaptive-128px-budget8'), ('budget 6, 96 px, 4 seeds; 1-2 other jobs', 'adaptive-96px-budget6'),
             ('budget 4, 64 px, 3 seeds; 2-5 other jobs', 'adaptive-64px-budget4')]
@@ -158,13 +159,16 @@ TABLES = {
         ['hymenoptera, Lite0, 128 px, 5 seeds', acc(R128, FT), acc(R128, PROBE), acc(R128, AUTO), acc(R128, NO_LS), f'`{R128}`'],
         ['hymenoptera, Lite0, 160 px, 5 seeds', acc(O160, FT), acc(O160, PROBE), acc(R160, AUTO), acc(O160, AUTO), f'`{R160}`; the rest `{O160}`'],
         ['hymenoptera, Lite2, 224 px, 3 seeds', acc(OL2, FT), acc(OL2, PROBE), acc(RL2, AUTO), acc(OL2, AUTO), f'`{RL2}`; the rest `{OL2}`'],
+        ['hymenoptera, Lite2, 224 px, held-out seeds 300-302 (a7baf67)', acc(RL2H, FT), acc(RL2H, PROBE), acc(RL2H, AUTO), '-', f'`{RL2H}`'],
         [DIGITS, acc(OD, FT), acc(OD, PROBE), acc(LS3, DEMO_LS), acc(OD, DEMO), f'`{LS3}`; the rest `{OD}`']]),
     'recipe-seeds': (['', "`recipe='auto'`", 'without label smoothing', 'linear probe', 'fastai `fine_tune(3)`'], [
         ['Lite0, 128 px', seeds(R128, AUTO), seeds(R128, NO_LS), seeds(R128, PROBE), seeds(R128, FT)],
         ['Lite0, 160 px', seeds(R160, AUTO), seeds(O160, AUTO), seeds(O160, PROBE), seeds(O160, FT)],
         ['Lite2, 224 px', seeds(RL2, AUTO), seeds(OL2, AUTO), seeds(OL2, PROBE), seeds(OL2, FT)],
+        ['Lite2, 224 px, seeds 300-302', seeds(RL2H, AUTO), '-', seeds(RL2H, PROBE), seeds(RL2H, FT)],
         ['digits', seeds(LS3, DEMO_LS), seeds(OD, DEMO), seeds(OD, PROBE), seeds(OD, FT)]]),
     'recipe-time': (['results', 'config timed', '`fine_tune(3)` wall (median)', 'wall / `fine_tune(3)`', "time to `fine_tune(3)`'s final accuracy / its wall"], [
+        [f'`{RHV}` (heads validated on cached features; alone, 2 threads)', "`recipe='auto'`", wall(RHV, FT), ratio(RHV, AUTO), reach(RHV, AUTO)],
         ['`recipe-lite0-128px-probehead` (3a5c663, the probe head; alone, 2 threads)', "`recipe='auto'`", wall('recipe-lite0-128px-probehead', FT), ratio('recipe-lite0-128px-probehead', AUTO), reach('recipe-lite0-128px-probehead', AUTO)],
         ['`recipe-lite0-128px` (98e66bb, alone, 2 threads)', "`recipe='auto'`", wall('recipe-lite0-128px', FT), ratio('recipe-lite0-128px', AUTO), reach('recipe-lite0-128px', AUTO)],
         [f'`{R128}`', "`recipe='auto'`", wall(R128, FT), ratio(R128, AUTO), reach(R128, AUTO)],
@@ -172,6 +176,7 @@ TABLES = {
         [f'`{R128T}` (a re-run)', "`recipe='auto'`", wall(R128T, FT), ratio(R128T, AUTO), reach(R128T, AUTO)],
         [f'`{O160}`', 'without label smoothing', wall(O160, FT), ratio(O160, AUTO), reach(O160, AUTO)],
         [f'`{OL2}`', 'without label smoothing', wall(OL2, FT), ratio(OL2, AUTO), reach(OL2, AUTO)],
+        [f'`{RL2H}` (1 thread, tests running beside it part of the time)', "`recipe='auto'`", wall(RL2H, FT), ratio(RL2H, AUTO), reach(RL2H, AUTO)],
         [f'`{OD}`', "the demo's settings without label smoothing", wall(OD, FT), ratio(OD, DEMO), reach(OD, DEMO)]]),
     'overhead': (['config', 'accuracy', 'wall (median)', 'wall / `fine_tune`', 'frozen epochs after the first: speed-up', 'peak RSS growth (median)'],
         [[c, acc('overhead', c, 'accuracy'), wall('overhead', c), ratio('overhead', c, 'fastai fine_tune'), speedup('overhead', c),

@@ -6,7 +6,7 @@ Docs: https://fastai-ft.github.io/fastai_ft/recipe.html.md"""
 
 # %% ../nbs/08_recipe.ipynb #d9ef3f9e
 from __future__ import annotations
-import itertools, math, warnings
+import contextlib, itertools, math, warnings
 from fastai.basics import *
 from fastai.callback.tracker import TrackerCallback
 from .core import *
@@ -17,7 +17,7 @@ from .callback.bn import BNPolicyCallback, BNGap, bn_gap, bn_modules, train_item
 from .cache import FeatureCacheCallback, cache_issue
 from .core import _stage_list, _n_name, _eval_mode
 from .split import check_groups, group_sizes, one_group_note
-from .cache import _random_tfms, _stateless
+from .cache import _random_tfms, _stateless, _FeatureDL, _CachedForward, _raw, _kept_random
 from .learner import synth_staged_learner
 
 # %% auto #0
@@ -186,13 +186,14 @@ def choose_weights(learn:Learner,  # the learner; it is left holding the chosen 
                    cands:dict,     # name -> `state_of` copy of each candidate, the reference first
                    metric:str='valid_loss', # ranks the candidates that qualify (ties: valid loss, then their order)
                    p:float=0.05,   # another candidate replaces the reference only if it beats it item by item with a p-value below this
-                   margin:float=0.05 # without per-item values: only with a validation loss this fraction lower than the reference's
+                   margin:float=0.05, # without per-item values: only with a validation loss this fraction lower than the reference's
+                   dls:dict=None   # name -> the DataLoader to validate that candidate on (default, and for names not in it: `learn.dls.valid`)
                   )->tuple:
     "Validate `cands`; keep the first (the reference) unless another is better beyond chance; return the name kept, every candidate's scores and comparison, and why items could not be compared (or `None`)"
     rows,vals,why = [],[],None
     for name,sd in cands.items():
         load_state(learn, sd)
-        s,v,w = valid_items(learn)
+        s,v,w = valid_items(learn, dl=(dls or {}).get(name))
         rows.append(dict(name=name, **s)); vals.append(v); why = why or w
     for r,v in zip(rows, vals):
         r.update(compare_items(v, vals[0]) if why is None else dict(wins=None, losses=None, p=None, test=None))
@@ -416,13 +417,20 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
     return _run_auto(learn, kw, head_line, loss_why, loss, cached, bn, wd, tracker, cbs, head_aug, head_bs, wds, sweep_epochs, alphas, ref, p, kwargs)
 
 # %% ../nbs/08_recipe.ipynb #c7ea6746
-def _drift(learn, head, bs):
+def _avg_output(learn, cache_cb, bs=256):
+    "The model's average output on the cached clean training features, without a pass of the body; `None` without them"
+    if cache_cb is None or cache_cb.tdl is None: return None
+    f,dev = cache_cb.tdl.feats[0],next(learn.model.parameters()).device
+    with torch.no_grad(), _eval_mode(learn.model):
+        return torch.cat([cache_cb.cut.rest(f[i:i+bs].to(dev)).float() for i in range(0, len(f), bs)]).mean(0, keepdim=True)
+
+def _drift(learn, head, bs, cache_cb=None):
     "`bn_gap` and the loss of guessing of the weights `head` on two batches of at least `bs` training items, as the main process measured them"
     start = state_of(learn); load_state(learn, head)
     try:
         batches = [b for b in itertools.islice(train_items_dl(learn.dls, bs=max(learn.dls.train.bs, bs)), 2) if find_bs(b) > 1]
         gap = BNGap(*main_values(bn_gap(learn, dl=batches, n_batches=2)))   # in the learner's own loss
-        unit = main_values([guess_loss(learn, batches)[0]])[0]
+        unit = main_values([guess_loss(learn, batches, _avg_output(learn, cache_cb))[0]])[0]   # the guess's fit starts from the cached average output
     finally: load_state(learn, start)
     return gap,unit
 
@@ -436,6 +444,29 @@ def _head_input(learn, cache_cb, feats, bs=256):
             for i in range(0, len(feats), bs): cache_cb.cut.rest(feats[i:i+bs].to(dev))
     finally: h.remove()
     return torch.cat(out)
+
+class _HeadValid:
+    "Validates weights whose cached modules are those the cache encoded on its validation features, so a head's score costs no pass of the body"
+    def __init__(self, learn, cache_cb):
+        v,self.learn,self.cut,self.tdl = cache_cb.vdl,learn,cache_cb.cut,None
+        with _kept_random():   # a fastai DataLoader draws its own seed: the run's random draws stay those it would make without this
+            self.vdl = _FeatureDL(v.feats.cpu(), tuple(t.cpu() for t in v.targs), _raw(learn.dls.valid))   # on the CPU: fine-tuning gets the device's memory
+        pre = tuple(f'{n}.' for n in self.cut.names)
+        self.body = {k:t for k,t in state_of(learn).items() if k.startswith(pre) and t.is_floating_point()}
+    def dl(self, sd):
+        "The cached validation features if the weights `sd` have the cached modules' tensors, else `None` (validate on the images)"
+        return self.vdl if all(torch.equal(sd[k], t) for k,t in self.body.items()) else None
+    @contextmanager
+    def patched(self):
+        "While inside, the model takes a batch of `self.vdl` through the modules after the cached ones only"
+        m = self.learn.model
+        m.forward = _CachedForward(m, self)
+        try: yield
+        finally: del m.forward
+
+def _head_valid(learn, cache_cb):
+    "A `_HeadValid` of the features `cache_cb` holds for `learn`, or `None`"
+    return _HeadValid(learn, cache_cb) if cache_cb is not None and cache_cb.vdl is not None else None
 
 def _probe(learn, cache_cb):
     "The linear probe head fitted on the cached clean training features, as the main process fitted it: `(name, state)` and a report line"
@@ -464,13 +495,15 @@ def _run_auto(learn, kw, head_line, loss_why, loss, cached, bn, wd, tracker, cbs
         lines.append(f"weight decay of the head: {wd_head:g}, the lowest valid_loss after {sweep_epochs} cached epochs with each of "
                      + ', '.join(f"{w:g} ({r['valid_loss']:.4f})" for w,r in zip(wds, rows)))
         probe,probe_line = _probe(learn, cache_cb)
+        hv = _head_valid(learn, cache_cb)   # before fine-tuning drops the cache: the heads are validated on its features at the end
     else:
+        hv = None
         wd_head = wd
         probe,probe_line = None,f"linear probe head: none: {'the head trains without the feature cache' if not cached else 'it is fitted on the features cached for the weight-decay tries, and there are none (' + ('wd given' if wd is not None else 'one value in wds') + ')'}"
         lines.append(f"weight decay: {'wd=%g as given' % wd if wd is not None else 'the learner default'}"
                      + ('' if wd is not None else f" (no grid: {'one value in wds' if cached else 'without the cache each try costs full epochs'})"))
     lines.append(probe_line)
-    drift = _drift(learn, tried[1], head_bs) if tried is not None and _has_bn(learn) else None
+    drift = _drift(learn, tried[1], head_bs, cache_cb) if tried is not None and _has_bn(learn) else None
     far = drift is not None and choose_bn(*drift)[0] == 'eval'
     if bn is not None: ft_bn,bn_why = bn,f"bn={bn!r} as given"
     elif not _has_bn(learn): ft_bn,bn_why = choose_bn(None)
@@ -497,12 +530,14 @@ def _run_auto(learn, kw, head_line, loss_why, loss, cached, bn, wd, tracker, cbs
     if wd is not None: kwargs = {**kwargs, 'wd': wd}
     with using_loss(learn, loss):
         report = learn.staged_fine_tune(plan=plan, tracker=tracker, cbs=[*L(cache_cb), ends, *L(cbs)], total_epochs=k['total_epochs'], **kwargs)
-    return _finish(learn, report, ends, tried, probe, bool(k['head_epochs']), alphas, metric, lines, p, ref)
+    return _finish(learn, report, ends, tried, probe, bool(k['head_epochs']), alphas, metric, lines, p, ref, hv)
 
-def _finish(learn, report, ends, tried, probe, head_stage, alphas, metric, lines, p, ref):
+def _finish(learn, report, ends, tried, probe, head_stage, alphas, metric, lines, p, ref, hv=None):
     "Choose the final weights in the learner's own loss; if that fails, keep the weights the run ended with and say so"
     end = state_of(learn)
-    try: return _keep_best(learn, report, ends, tried, probe, head_stage, alphas, metric, lines, p, ref)
+    try:
+        with hv.patched() if hv else contextlib.nullcontext():
+            return _keep_best(learn, report, ends, tried, probe, head_stage, alphas, metric, lines, p, ref, hv)
     except Exception as e:
         load_state(learn, end)
         msg = f"choosing among the heads, the fine-tuned weights and their mix failed ({type(e).__name__}: {e}), so the learner keeps the weights the run ended with"
@@ -540,15 +575,17 @@ def _below_floor(best, floor, metric, metrics):
     return (f"; it validates below the floor ({floor['name']}, {metric} {_f(floor[metric])}), which did not beat the reference beyond chance "
             f"({_items(floor)}), so the rule keeps it")
 
-def _best_head(learn, heads, metric):
+def _dls(hv, cands): return {n: hv.dl(sd) for n,sd in cands.items()} if hv else None
+
+def _best_head(learn, heads, metric, hv=None):
     "Load the best of the head weights `heads` (name -> state) on validation; return its scores"
-    rows = []
-    for name,sd in heads.items(): load_state(learn, sd); rows.append(dict(name=name, **valid_scores(learn)))
+    rows,dls = [],_dls(hv, heads) or {}
+    for name,sd in heads.items(): load_state(learn, sd); rows.append(dict(name=name, **valid_scores(learn, dl=dls.get(name))))
     best = rows[int(main_values([best_row(rows, metric, metrics=learn.metrics)])[0])]
     load_state(learn, heads[best['name']])
     return best
 
-def _keep_best(learn, report, ends, tried, probe, head_stage, alphas, metric, lines, p, ref):
+def _keep_best(learn, report, ends, tried, probe, head_stage, alphas, metric, lines, p, ref, hv=None):
     "Choose among the heads, the fine-tuned weights and their mixes on validation; put the decisions in `report`"
     def _done(line, final=None):
         report.decisions,report.final = lines + [f"weights: {line}"],final
@@ -557,7 +594,7 @@ def _keep_best(learn, report, ends, tried, probe, head_stage, alphas, metric, li
     if 'head' in ends.ends: report.floor_at = ends.ends['head'][1]
     if not heads: return _done("the run's best, as the head-only stage did not end normally")
     if 'tuned' not in ends.ends or (head_stage and 'head' not in ends.ends):
-        b = _best_head(learn, heads, metric)
+        b = _best_head(learn, heads, metric, hv)
         report.floor_value,report.floor_name = b[metric],b['name']
         return _done(f"{b['name']}, the best head on validation ({metric} {_f(b[metric])}), as {'the head-only stage' if 'tuned' in ends.ends else 'fine-tuning'} did not end normally", b[metric])
     t,te,tuned = ends.ends['tuned']
@@ -567,14 +604,14 @@ def _keep_best(learn, report, ends, tried, probe, head_stage, alphas, metric, li
     start = _cand(0) if head_stage else tried[0]   # the head fine-tuning started from: WiSE-FT mixes it with where fine-tuning ended
     mixes = lambda order: {_cand(a, start): mix_state(heads[start], tuned, a) for a in sorted(alphas, key=order)}
     if ref == 'head':   # few-shot: the best head on validation is the reference
-        b = _best_head(learn, heads, metric)['name']
+        b = _best_head(learn, heads, metric, hv)['name']
         cands = {b: heads[b], **mixes(lambda a: -a)}
     else:
         ref = ifnone(ref, 0.5)
         ref = ref if ref in alphas else max(alphas)
         cands = mixes(lambda a: (a != ref, -a))   # the reference first
     cands.update({n:sd for n,sd in heads.items() if n not in cands})
-    name,rows,why = choose_weights(learn, cands, metric, p)
+    name,rows,why = choose_weights(learn, cands, metric, p, dls=_dls(hv, cands))
     learn.recipe_candidates = pd.DataFrame(rows).set_index('name')
     best = next(r for r in rows if r['name'] == name)
     hs = [r for r in rows if r['name'] in heads]

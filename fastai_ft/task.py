@@ -120,14 +120,17 @@ def compare_items(cand:Tensor, # the candidate's `item_values`
 
 # %% ../nbs/01_task.ipynb #7a1d0c21
 def guess_loss(learn:Learner, # the learner whose loss is used
-               batches:list   # batches `(x, y)` of the task, e.g. training items
+               batches:list,  # batches `(x, y)` of the task, e.g. training items
+               p0:Tensor=None # where the fit starts: the model's output for a batch of one item (default: its average output on `batches`)
               )->tuple:
     "The learner's loss of the best prediction that ignores the inputs (one output for every item, fitted to the targets of `batches`), and how it was found"
     dev = next(learn.model.parameters()).device
     n_inp = getattr(learn.dls, 'n_inp', 1)
-    with torch.no_grad(), _eval_mode(learn.model): ps = [learn.model(*to_device(b[:n_inp], dev)) for b in batches]
+    how = 'the loss of the average prediction' if p0 is None else 'the loss of the prediction the fit started from'
+    if p0 is None:
+        with torch.no_grad(), _eval_mode(learn.model): p0 = torch.cat([learn.model(*to_device(b[:n_inp], dev)) for b in batches]).float().mean(0, keepdim=True)
+    p0 = p0.detach().float().to(dev).as_subclass(Tensor)
     ys = [torch.cat(o) for o in zip(*[to_device(b[n_inp:], dev) for b in batches])]
-    p0 = torch.cat(ps).float().mean(0, keepdim=True).as_subclass(Tensor)   # the average prediction: where the fit starts
     n = len(ys[0])
     const = lambda c: learn.loss_func(c.expand(n, *c.shape[1:]).contiguous(), *ys)
     with torch.no_grad(): start = float(const(p0))
@@ -140,4 +143,4 @@ def guess_loss(learn:Learner, # the learner whose loss is used
         with torch.no_grad(): best = float(const(c))
         if math.isfinite(best) and best <= start: return best,'the loss of the best prediction that ignores the input'
     except Exception: pass
-    return start,'the loss of the average prediction'
+    return start,how

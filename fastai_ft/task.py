@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from fastai.basics import *
 from fastai.learner import AvgLoss, AvgSmoothLoss
+from fastai.callback.progress import ProgressCallback   # it also gives Learner its `no_bar`, which `valid_items` uses
 from fastai.metrics import LossMetric, mse, mae, msle, _rmse, _exp_rmspe
 from .core import main_values, _eval_mode
 

@@ -464,9 +464,11 @@ class _HeadValid:
         try: yield
         finally: del m.forward
 
-def _head_valid(learn, cache_cb):
-    "A `_HeadValid` of the features `cache_cb` holds for `learn`, or `None`"
-    return _HeadValid(learn, cache_cb) if cache_cb is not None and cache_cb.vdl is not None else None
+def _head_valid(learn, cache_cb, max_gb=1.):
+    "A `_HeadValid` of the validation features `cache_cb` holds for `learn`; `None` without them, or when they take more than `max_gb` GiB to keep"
+    v = getattr(cache_cb, 'vdl', None)
+    if v is None or v.feats.numel()*v.feats.element_size() > max_gb*2**30: return None   # kept through fine-tuning, in the host's memory
+    return _HeadValid(learn, cache_cb)
 
 def _probe(learn, cache_cb):
     "The linear probe head fitted on the cached clean training features, as the main process fitted it: `(name, state)` and a report line"

@@ -417,12 +417,16 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
     return _run_auto(learn, kw, head_line, loss_why, loss, cached, bn, wd, tracker, cbs, head_aug, head_bs, wds, sweep_epochs, alphas, ref, p, kwargs)
 
 # %% ../nbs/08_recipe.ipynb #c7ea6746
-def _avg_output(learn, cache_cb, bs=256):
+def _after_cache(learn, cache_cb, feats, bs=256):
+    "The model's outputs, in eval mode, for the cached body outputs `feats`: only the modules after the cached ones run"
+    dev = next(learn.model.parameters()).device
+    with torch.no_grad(), _eval_mode(learn.model):
+        return torch.cat([cache_cb.cut.rest(feats[i:i+bs].to(dev)).float() for i in range(0, len(feats), bs)])
+
+def _avg_output(learn, cache_cb):
     "The model's average output on the cached clean training features, without a pass of the body; `None` without them"
     if cache_cb is None or cache_cb.tdl is None: return None
-    f,dev = cache_cb.tdl.feats[0],next(learn.model.parameters()).device
-    with torch.no_grad(), _eval_mode(learn.model):
-        return torch.cat([cache_cb.cut.rest(f[i:i+bs].to(dev)).float() for i in range(0, len(f), bs)]).mean(0, keepdim=True)
+    return _after_cache(learn, cache_cb, cache_cb.tdl.feats[0]).mean(0, keepdim=True)
 
 def _drift(learn, head, bs, cache_cb=None):
     "`bn_gap` and the loss of guessing of the weights `head` on two batches of at least `bs` training items, as the main process measured them"
@@ -438,10 +442,7 @@ def _head_input(learn, cache_cb, feats, bs=256):
     "The input of the head's first BatchNorm1d for the cached body outputs `feats`"
     bn1,out = _head_layers(learn)[0],[]
     h = bn1.register_forward_pre_hook(lambda m, i: out.append(i[0].detach().float()))
-    dev = next(learn.model.parameters()).device
-    try:
-        with torch.no_grad(), _eval_mode(learn.model):
-            for i in range(0, len(feats), bs): cache_cb.cut.rest(feats[i:i+bs].to(dev))
+    try: _after_cache(learn, cache_cb, feats, bs)
     finally: h.remove()
     return torch.cat(out)
 

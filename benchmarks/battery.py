@@ -117,6 +117,7 @@ def with_history(config):
 
 CONFIGS[AUTO] = with_history(CONFIGS[AUTO])   # in this process only: recipe rows keep the head stage's history (issue 21)
 CONFIGS["auto, LR 5e-4 (lr=5e-4)"] = with_history(recipe(lr=5e-4))
+CONFIGS["auto, 8 augmented passes (head_aug=8)"] = with_history(recipe(head_aug=8))
 
 TEST = {}   # the test DataLoader of the run in progress, for --candidates
 

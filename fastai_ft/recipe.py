@@ -380,7 +380,7 @@ def auto_recipe(learn:Learner,      # the learner to fine-tune
                 wds=(1e-3, 1e-2, 1e-1), # weight decays tried for the head
                 sweep_epochs=10,    # epochs of each weight-decay try
                 alphas=(0, 0.5, 1), # mixes of head (0) and fine-tuned (1) weights compared at the end, with the best weight-decay try's head
-                ref=None,           # the mix kept unless another candidate beats it on validation beyond chance (default: WiSE-FT's 0.5; 1, the fine-tuned weights, when the drift calls for bn='eval'; 'head', the best head on validation, with fewer than 16 training items per class)
+                ref=None,           # the mix kept unless another candidate beats it on validation beyond chance (default: WiSE-FT's 0.5; 1, the fine-tuned weights, when the drift calls for bn='eval'; 'head', the linear probe head or else the best head on validation, with fewer than 16 training items per class)
                 p=0.05,             # another candidate replaces `ref` only if it beats it item by item on validation with a p-value below this
                 cache=True,         # allow the feature cache for the head
                 unfreeze='all',     # 'all', 'gradual' or a list of group counts
@@ -530,8 +530,8 @@ def _run_auto(learn, kw, head_line, loss_why, loss, cached, bn, wd, tracker, cbs
     n = plan.n_groups
     lines.append(f"fine-tuning: {', '.join(f'{s.name} ({s.n_train} of {n} groups, {s.epochs} epochs)' for s in plan if s.n_train > 1)} "
                  f"at LRs {_fmt_lrs(plan[-1].lrs, plan[-1].n_train)} (input side to head), bn={plan[-1].bn!r}" + _budget_why(kw, far, drift)
-                 + (f"; with {_per_class(learn):.3g} training items per class, fewer than 16, the best head on validation is the reference at the end: "
-                    "the fine-tuned weights and their mixes replace it only if they beat it beyond chance" if few else ''))
+                 + (f"; with {_per_class(learn):.3g} training items per class, fewer than 16, {'the linear probe head' if probe else 'the best head on validation'} is the reference at the end: "
+                    "the other heads, the fine-tuned weights and their mixes replace it only if they beat it beyond chance" if few else ''))
     lines.append(loss_why)
     metric = score_names(learn)[1] if len(score_names(learn)) > 1 else 'valid_loss'
     ends = EndsCallback()
@@ -612,8 +612,8 @@ def _keep_best(learn, report, ends, tried, probe, head_stage, alphas, metric, li
         return _done(f"epoch {te} of the head-only stage, which the tracker rolled fine-tuning back to: {metric} {_f(t[metric])} on validation", t[metric])
     start = _cand(0) if head_stage else tried[0]   # the head fine-tuning started from: WiSE-FT mixes it with where fine-tuning ended
     mixes = lambda order: {_cand(a, start): mix_state(heads[start], tuned, a) for a in sorted(alphas, key=order)}
-    if ref == 'head':   # few-shot: the best head on validation is the reference
-        b = _best_head(learn, heads, metric, hv)['name']
+    if ref == 'head':   # few-shot: the linear probe head is the reference, else the best head on validation
+        b = probe[0] if probe else _best_head(learn, heads, metric, hv)['name']
         cands = {b: heads[b], **mixes(lambda a: -a)}
     else:
         ref = ifnone(ref, 0.5)

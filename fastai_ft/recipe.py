@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib, itertools, math, warnings
 from fastai.basics import *
 from fastai.callback.tracker import TrackerCallback
+from fastai.layers import AdaptiveConcatPool2d
 from .core import *
 from .task import infer_comp, valid_items, compare_items, guess_loss
 from .callback.adaptive import Plateau
@@ -471,25 +472,27 @@ def _head_valid(learn, cache_cb, max_gb=1.):
     if v is None or v.feats.numel()*v.feats.element_size() > max_gb*2**30: return None   # kept through fine-tuning, in the host's memory
     return _HeadValid(learn, cache_cb)
 
-def _passes_what(n):
-    "What `n` cached passes of the training items are: the first with the validation transforms (or the training ones, when they draw nothing at random), the others augmented"
-    return 'as cached' if n == 1 else f"with the validation transforms and {n-1} augmented pass{'es' if n > 2 else ''} of them"
+def _avg_cols(learn, n):
+    "The columns of the head's `n` inputs that hold average-pooled features: the second half after fastai's `AdaptiveConcatPool2d` ([max, avg]), else all"
+    head = list(unwrap(learn.model).children())[-1]
+    return slice(n//2, n) if isinstance(head, nn.Sequential) and isinstance(head[0], AdaptiveConcatPool2d) else slice(0, n)
 
 def _probe(learn, cache_cb):
-    "The linear probe head fitted on every cached pass of the training items (the clean one and the augmented ones), as the main process fitted it: `(name, state)` and a report line"
+    "The linear probe head fitted on the average-pooled features of the cached clean training pass, as the main process fitted it: `(name, state)` and a report line"
     why = probe_issue(learn) or (None if cache_cb is not None and cache_cb.tdl is not None else "the head trains without the feature cache")
     if why: return None, f"linear probe head: none: {why}"
     t,v = cache_cb.tdl,cache_cb.vdl
-    x = torch.cat([_head_input(learn, cache_cb, f) for f in t.feats])   # the passes the head trains on in turn, as more rows: augmentation for the probe
-    y = t.targs[0].to(x.device).long().repeat(len(t.feats))
-    xv = _head_input(learn, cache_cb, v.feats[0])
+    x,xv = _head_input(learn, cache_cb, t.feats[0]),_head_input(learn, cache_cb, v.feats[0])   # pass 0: the validation transforms
+    cols,c = _avg_cols(learn, x.shape[1]),_head_layers(learn)[-1].out_features
+    W,b,C,rows = fit_probe(x[:, cols], t.targs[0].to(x.device).long(), xv[:, cols], v.targs[0].to(x.device).long(), c)
+    W = torch.zeros(c, x.shape[1], device=W.device).index_copy_(1, torch.arange(x.shape[1], device=W.device)[cols], W)   # the max-pooled half, if any, gets no weight
     mean,var = torch.zeros_like(x[0]),torch.full_like(x[0], 1-_head_layers(learn)[0].eps)   # the first BatchNorm1d passes the features through unscaled
-    W,b,C,rows = fit_probe(x, y, xv, v.targs[0].to(x.device).long(), _head_layers(learn)[-1].out_features)
     W,b,mean,var = [tensor(main_values(o.flatten().tolist())).float().view_as(o) for o in (W,b,mean,var)]   # one fit per run: the main process's
     C = main_values([C])[0]
     name = f"the linear probe head (C={C:g})"
-    return (name, probe_head(learn, W, b, mean, var)), (f"linear probe head: a logistic regression on the head's input (the pooled body outputs) for the {t.feats.shape[1]} training items "
-            f"{_passes_what(len(t.feats))}, C={C:g} of {', '.join(format(r['C'], 'g') for r in rows)} by validation accuracy ({_f(max(r['accuracy'] for r in rows), '.3f')}), written into the head exactly")
+    pooled = 'the average-pooled body outputs (the half of the head\'s input that fastai\'s concat pooling averages; the max-pooled half gets no weight)' if cols.start else "the head's input (the pooled body outputs)"
+    return (name, probe_head(learn, W, b, mean, var)), (f"linear probe head: a logistic regression on {pooled} for the {len(x)} training items "
+            f"with the validation transforms, C={C:g} of {', '.join(format(r['C'], 'g') for r in rows)} by validation accuracy ({_f(max(r['accuracy'] for r in rows), '.3f')}), written into the head exactly")
 
 def _run_auto(learn, kw, head_line, loss_why, loss, cached, bn, wd, tracker, cbs, head_aug, head_bs, wds, sweep_epochs, alphas, ref, p, kwargs):
     "Decide what needs the data in the learner's own loss, run the staged plan in `loss`, keep the best of heads, fine-tuned and mixed weights"

@@ -114,6 +114,7 @@ BATTERY = {'hymenoptera': 'hymenoptera, 128 px (153 test photos)', 'hymenoptera-
            'textures-4shot': 'textures, 4 tiles per class'}
 FINAL = lambda task: f'battery-{task}-final'
 CONFIRM = lambda task: f'battery-{task}-confirm'   # the probe head and the few-shot reference (3a5c663) on seeds 200-204, never run before
+FEW_SHOT = ('hymenoptera-8shot', 'textures-8shot', 'textures-4shot')   # the tasks the few-shot reference decides: cc8438d on seeds 500-509, 06b5db5 on 600-609
 CONFIRM4 = lambda task: f'battery-{task}-confirm400'   # the probe head on every cached pass (b3c7268) on seeds 400-404, never run before
 
 def _gaps(file, config=AUTO, base=PROBE):
@@ -152,6 +153,14 @@ TABLES = {
          for t, label in BATTERY.items()]),
     'battery-confirm400-seeds': (['task', 'config', 'test accuracy, seeds 400-404'],
         [[BATTERY[t] if i == 0 else '', c, seeds(CONFIRM4(t), c)] for t in BATTERY for i, c in enumerate((AUTO, PROBE, FT))]),
+    'battery-confirm500': (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'recipe − probe, worst seed', "issue 21's bar"],
+        [[f'{BATTERY[t]} (`battery-{t}-confirm500`)', acc(f'battery-{t}-confirm500', FT), acc(f'battery-{t}-confirm500', PROBE), acc(f'battery-{t}-confirm500', AUTO),
+          worst_gap(f'battery-{t}-confirm500'), bar(f'battery-{t}-confirm500')] for t in FEW_SHOT]),
+    'battery-confirm600': (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'recipe − probe, worst seed', "issue 21's bar"],
+        [[f'{BATTERY[t]} (`battery-{t}-confirm600`)', acc(f'battery-{t}-confirm600', FT), acc(f'battery-{t}-confirm600', PROBE), acc(f'battery-{t}-confirm600', AUTO),
+          worst_gap(f'battery-{t}-confirm600'), bar(f'battery-{t}-confirm600')] for t in ('hymenoptera', *FEW_SHOT, 'faces')]),
+    'battery-confirm600-seeds': (['task', 'config', 'test accuracy, seeds 600-609'],
+        [[BATTERY[t] if i == 0 else '', c, seeds(f'battery-{t}-confirm600', c)] for t in ('hymenoptera', *FEW_SHOT, 'faces') for i, c in enumerate((AUTO, PROBE, FT))]),
     'battery-confirm-seeds': (['task', 'config', 'test accuracy, seeds 200-204'],
         [[BATTERY[t] if i == 0 else '', c, seeds(CONFIRM(t), c)] for t in BATTERY for i, c in enumerate((AUTO, PROBE, FT))]),
     'battery-seeds': (['task', 'config', 'test accuracy, seeds 100-104'],
@@ -176,6 +185,7 @@ TABLES = {
         ['Lite2, 224 px, seeds 300-302', seeds(RL2H, AUTO), '-', seeds(RL2H, PROBE), seeds(RL2H, FT)],
         ['digits', seeds(LS3, DEMO_LS), seeds(OD, DEMO), seeds(OD, PROBE), seeds(OD, FT)]]),
     'recipe-time': (['results', 'config timed', '`fine_tune(3)` wall (median)', 'wall / `fine_tune(3)`', "time to `fine_tune(3)`'s final accuracy / its wall"], [
+        ['`recipe-lite0-128px-augprobe` (b3c7268, the probe on every cached pass; alone, 2 threads)', "`recipe='auto'`", wall('recipe-lite0-128px-augprobe', FT), ratio('recipe-lite0-128px-augprobe', AUTO), reach('recipe-lite0-128px-augprobe', AUTO)],
         [f'`{RHV}` (heads validated on cached features; alone, 2 threads)', "`recipe='auto'`", wall(RHV, FT), ratio(RHV, AUTO), reach(RHV, AUTO)],
         ['`recipe-lite0-128px-probehead` (3a5c663, the probe head; alone, 2 threads)', "`recipe='auto'`", wall('recipe-lite0-128px-probehead', FT), ratio('recipe-lite0-128px-probehead', AUTO), reach('recipe-lite0-128px-probehead', AUTO)],
         ['`recipe-lite0-128px` (98e66bb, alone, 2 threads)', "`recipe='auto'`", wall('recipe-lite0-128px', FT), ratio('recipe-lite0-128px', AUTO), reach('recipe-lite0-128px', AUTO)],

@@ -118,10 +118,14 @@ def fit_probe(x:Tensor,  # training features, one row per item
 # %% ../nbs/08_recipe.ipynb #ae105919
 _HEAD = (nn.BatchNorm1d, nn.Dropout, nn.Linear, nn.ReLU, nn.BatchNorm1d, nn.Dropout, nn.Linear)   # fastai's create_head after its pooling
 
+def _head_seq(learn):
+    "The last child of `learn.model` when both are `nn.Sequential` (where fastai's learners put the head), else `None`"
+    last = list(unwrap(learn.model).children())[-1] if isinstance(unwrap(learn.model), nn.Sequential) else None
+    return last if isinstance(last, nn.Sequential) else None
+
 def _head_layers(learn):
     "The last seven modules of fastai's `create_head` at the end of `learn.model`, or `None`"
-    last = list(unwrap(learn.model).children())[-1] if isinstance(unwrap(learn.model), nn.Sequential) else None
-    mods = [m for m in last.children() if not isinstance(m, _stateless)] if isinstance(last, nn.Sequential) else []
+    mods = [m for m in last.children() if not isinstance(m, _stateless)] if (last := _head_seq(learn)) is not None else []
     return mods if len(mods) == len(_HEAD) and all(type(m) is t for m,t in zip(mods, _HEAD)) and mods[2].bias is None else None
 
 def probe_issue(learn:Learner # the learner the probe head would be written into
@@ -474,8 +478,8 @@ def _head_valid(learn, cache_cb, max_gb=1.):
 
 def _avg_cols(learn, n):
     "The columns of the head's `n` inputs that hold average-pooled features: the second half after fastai's `AdaptiveConcatPool2d` ([max, avg]), else all"
-    head = list(unwrap(learn.model).children())[-1]
-    return slice(n//2, n) if isinstance(head, nn.Sequential) and isinstance(head[0], AdaptiveConcatPool2d) else slice(0, n)
+    head = _head_seq(learn)
+    return slice(n//2, n) if head is not None and isinstance(head[0], AdaptiveConcatPool2d) else slice(0, n)
 
 def _probe(learn, cache_cb):
     "The linear probe head fitted on the average-pooled features of the cached clean training pass, as the main process fitted it: `(name, state)` and a report line"
@@ -485,7 +489,8 @@ def _probe(learn, cache_cb):
     x,xv = _head_input(learn, cache_cb, t.feats[0]),_head_input(learn, cache_cb, v.feats[0])   # pass 0: the validation transforms
     cols,c = _avg_cols(learn, x.shape[1]),_head_layers(learn)[-1].out_features
     W,b,C,rows = fit_probe(x[:, cols], t.targs[0].to(x.device).long(), xv[:, cols], v.targs[0].to(x.device).long(), c)
-    W = torch.zeros(c, x.shape[1], device=W.device).index_copy_(1, torch.arange(x.shape[1], device=W.device)[cols], W)   # the max-pooled half, if any, gets no weight
+    Wa,W = W,W.new_zeros(c, x.shape[1])
+    W[:, cols] = Wa   # the max-pooled half, if any, gets no weight
     mean,var = torch.zeros_like(x[0]),torch.full_like(x[0], 1-_head_layers(learn)[0].eps)   # the first BatchNorm1d passes the features through unscaled
     W,b,mean,var = [tensor(main_values(o.flatten().tolist())).float().view_as(o) for o in (W,b,mean,var)]   # one fit per run: the main process's
     C = main_values([C])[0]

@@ -9,6 +9,7 @@ for every decision (trackers, the probe's C, the recipe's choices), test only fo
 pixel) is in two splits. Model: the pretrained EfficientNet-Lite0 (`lite_learner`, `lite_stats` normalisation).
 
     hymenoptera        the photos: validation 20% of train/ per seed, test val/ (153); 128 px, bs 32, aug_transforms
+    hymenoptera-224    the same at 224 px (issue 21's Lite2 bar: --arch lite2); not in the default --tasks
     hymenoptera-8shot  8 train/ photos per class, 20 per class validation from the rest of train/, test val/; bs 8
     digits             sklearn's 1797 8x8 digits: stratified 1077/360/360 per seed, 48 px, bs 64, no augmentation
     faces              skimage's lfw_subset (100 faces, then 100 non-faces, 25x25): 100/40/60, 64 px, bs 16, aug
@@ -99,6 +100,7 @@ def hymenoptera_8shot(seed):
 
 TASKS = {
     'hymenoptera':       lambda seed: protocol_dls(HYMENOPTERA, 128, seed),
+    'hymenoptera-224':   lambda seed: protocol_dls(HYMENOPTERA, 224, seed),   # Lite2's bar (--arch lite2)
     'hymenoptera-8shot': hymenoptera_8shot,
     'digits':            arrays_task(digits_files, 1077, 360, 48, 64, False),
     'faces':             arrays_task(faces_files, 100, 40, 64, 16, True),
@@ -183,7 +185,7 @@ def combined(files):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--tasks', nargs='+', default=[t for t in TASKS if t != 'hymenoptera'], choices=list(TASKS))
+    p.add_argument('--tasks', nargs='+', default=[t for t in TASKS if t not in ('hymenoptera', 'hymenoptera-224')], choices=list(TASKS))
     p.add_argument('--seeds', type=int, default=3); p.add_argument('--first-seed', type=int, default=0)
     p.add_argument('--seed-list', type=int, nargs='+', help='these seeds instead of --seeds/--first-seed')
     p.add_argument('--configs', nargs='+', default=[FT, PROBE, AUTO], help=f"known: {', '.join([PROBE, *CONFIGS])}")

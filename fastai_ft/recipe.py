@@ -103,11 +103,11 @@ def fit_probe(x:Tensor,  # training features, one row per item
     x,y,xv,yv = [t.as_subclass(Tensor) for t in (x, y, xv, yv)]   # fastai's tensor types (TensorImage, TensorCategory) do not mix in `F.cross_entropy`
     W = torch.zeros(c, x.shape[1], device=x.device, requires_grad=True)
     b = torch.zeros(c, device=x.device, requires_grad=True)
-    rows,fits = [],[]
+    rows,fits,k = [],[],(2 if c == 2 else 1)   # two classes: W[1]-W[0] is scikit-learn's one weight vector, and W[0] = -W[1] halves |W|^2
     for C in sorted(Cs):   # the strongest penalty first; each fit starts from the last
         opt = torch.optim.LBFGS([W, b], max_iter=200, line_search_fn='strong_wolfe', tolerance_grad=1e-6)
         def closure():
-            opt.zero_grad(); l = F.cross_entropy(x@W.T + b, y) + (W*W).sum()/(2*C*len(x)); l.backward(); return l
+            opt.zero_grad(); l = F.cross_entropy(x@W.T + b, y) + k*(W*W).sum()/(2*C*len(x)); l.backward(); return l
         opt.step(closure)
         with torch.no_grad(): out = xv@W.T + b
         rows.append(dict(C=C, valid_loss=float(F.cross_entropy(out, yv)), accuracy=float((out.argmax(1) == yv).float().mean())))

@@ -117,6 +117,7 @@ FINAL = lambda task: f'battery-{task}-final'
 CONFIRM = lambda task: f'battery-{task}-confirm'   # the probe head and the few-shot reference (3a5c663) on seeds 200-204, never run before
 FEW_SHOT = ('hymenoptera-8shot', 'textures-8shot', 'textures-4shot')   # the tasks the few-shot reference decides: cc8438d on seeds 500-509, 06b5db5 on 600-609
 CONFIRM4 = lambda task: f'battery-{task}-confirm400'   # the probe head on every cached pass (b3c7268) on seeds 400-404, never run before
+TWO_CLASS = ('hymenoptera', 'hymenoptera-8shot', 'faces')   # the tasks c87515d (the probe head's C in scikit-learn's scale for two classes) can change: seeds 800-809
 CONFIRM7 = lambda task: f'battery-{task}-confirm700'   # the probe head on the averages, clean pass (06b5db5; run at 3790bc7) on seeds 700-704, never run before
 
 def _gaps(file, config=AUTO, base=PROBE):
@@ -155,6 +156,11 @@ TABLES = {
          for t, label in BATTERY.items()]),
     'battery-confirm700-seeds': (['task', 'config', 'test accuracy, seeds 700-704'],
         [[BATTERY[t] if i == 0 else '', c, seeds(CONFIRM7(t), c)] for t in BATTERY for i, c in enumerate((AUTO, PROBE, FT))]),
+    'battery-confirm800': (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'recipe − probe, worst seed', "issue 21's bar"],
+        [[f'{BATTERY[t]} (`battery-{t}-confirm800`)', acc(f'battery-{t}-confirm800', FT), acc(f'battery-{t}-confirm800', PROBE), acc(f'battery-{t}-confirm800', AUTO),
+          worst_gap(f'battery-{t}-confirm800'), bar(f'battery-{t}-confirm800')] for t in TWO_CLASS]),
+    'battery-confirm800-seeds': (['task', 'config', 'test accuracy, seeds 800-804 (8 photos per class: 800-809)'],
+        [[BATTERY[t] if i == 0 else '', c, seeds(f'battery-{t}-confirm800', c)] for t in TWO_CLASS for i, c in enumerate((AUTO, PROBE, FT))]),
     'battery-confirm400': (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'recipe − probe, worst seed', "issue 21's bar", 'wall / `fine_tune(3)`'],
         [[f'{label} (`{CONFIRM4(t)}`)', acc(CONFIRM4(t), FT), acc(CONFIRM4(t), PROBE), acc(CONFIRM4(t), AUTO), worst_gap(CONFIRM4(t)), bar(CONFIRM4(t)), ratio(CONFIRM4(t), AUTO)]
          for t, label in BATTERY.items()]),

@@ -97,23 +97,44 @@ def fit_probe(x:Tensor,  # training features, one row per item
               xv:Tensor, # validation features
               yv:Tensor, # their class indices
               c:int,     # number of classes
-              Cs=(0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30) # inverse L2 penalties to try
+              Cs=(0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30), # inverse L2 penalties to try
+              solver:str='torch' # 'torch': L-BFGS to convergence on `x`'s device; 'sklearn': scikit-learn's `LogisticRegression` at its defaults, on the CPU
              )->tuple:
     "Multinomial logistic regression on `x`, its `C` chosen on validation: `(W, b)`, the `C` kept and each `C`'s validation scores"
     x,y,xv,yv = [t.as_subclass(Tensor) for t in (x, y, xv, yv)]   # fastai's tensor types (TensorImage, TensorCategory) do not mix in `F.cross_entropy`
+    if solver == 'sklearn' and len(y.unique()) < c: solver = 'torch'   # scikit-learn fits only the classes it sees
+    fit = _sk_fit(x, y, c) if solver == 'sklearn' else _torch_fit(x, y, c)
+    rows,fits = [],[]
+    for C in sorted(Cs):
+        W,b = fit(C)
+        with torch.no_grad(): out = xv@W.T + b
+        rows.append(dict(C=C, valid_loss=float(F.cross_entropy(out, yv)), accuracy=float((out.argmax(1) == yv).float().mean())))
+        fits.append((W, b))
+    i = best_row(rows, 'accuracy')
+    return *fits[i], rows[i]['C'], rows
+
+def _torch_fit(x, y, c):
+    "A function of `C` that fits the regression to convergence by L-BFGS, each fit warm-started from the last"
     W = torch.zeros(c, x.shape[1], device=x.device, requires_grad=True)
     b = torch.zeros(c, device=x.device, requires_grad=True)
-    rows,fits,k = [],[],(2 if c == 2 else 1)   # two classes: W[1]-W[0] is scikit-learn's one weight vector, and W[0] = -W[1] halves |W|^2
-    for C in sorted(Cs):   # the strongest penalty first; each fit starts from the last
+    k = 2 if c == 2 else 1   # two classes: W[1]-W[0] is scikit-learn's one weight vector, and W[0] = -W[1] halves |W|^2
+    def fit(C):
         opt = torch.optim.LBFGS([W, b], max_iter=200, line_search_fn='strong_wolfe', tolerance_grad=1e-6)
         def closure():
             opt.zero_grad(); l = F.cross_entropy(x@W.T + b, y) + k*(W*W).sum()/(2*C*len(x)); l.backward(); return l
         opt.step(closure)
-        with torch.no_grad(): out = xv@W.T + b
-        rows.append(dict(C=C, valid_loss=float(F.cross_entropy(out, yv)), accuracy=float((out.argmax(1) == yv).float().mean())))
-        fits.append((W.detach().clone(), b.detach().clone()))
-    i = best_row(rows, 'accuracy')
-    return *fits[i], rows[i]['C'], rows
+        return W.detach().clone(), b.detach().clone()
+    return fit
+
+def _sk_fit(x, y, c):
+    "A function of `C` that fits scikit-learn's `LogisticRegression` at its defaults, as the softmax's `(W, b)` on `x`'s device"
+    from sklearn.linear_model import LogisticRegression
+    X,Y = x.detach().cpu().numpy(),y.cpu().numpy()
+    def fit(C):
+        m = LogisticRegression(C=C, max_iter=5000).fit(X, Y)
+        W,b = [torch.as_tensor(o, dtype=x.dtype, device=x.device) for o in (m.coef_, m.intercept_)]
+        return (torch.cat([-W, W])/2, torch.cat([-b, b])/2) if c == 2 else (W, b)   # binary: one vector w, and softmax([-z/2, z/2]) = sigmoid(z)
+    return fit
 
 # %% ../nbs/08_recipe.ipynb #ae105919
 _HEAD = (nn.BatchNorm1d, nn.Dropout, nn.Linear, nn.ReLU, nn.BatchNorm1d, nn.Dropout, nn.Linear)   # fastai's create_head after its pooling
@@ -488,16 +509,18 @@ def _probe(learn, cache_cb):
     t,v = cache_cb.tdl,cache_cb.vdl
     x,xv = _head_input(learn, cache_cb, t.feats[0]),_head_input(learn, cache_cb, v.feats[0])   # pass 0: the validation transforms
     cols,c = _avg_cols(learn, x.shape[1]),_head_layers(learn)[-1].out_features
-    W,b,C,rows = fit_probe(x[:, cols], t.targs[0].to(x.device).long(), xv[:, cols], v.targs[0].to(x.device).long(), c)
+    solver = 'sklearn' if _few_shot(learn) else 'torch'   # few-shot: the probe is the reference, as it is usually run, and cheap to fit
+    W,b,C,rows = fit_probe(x[:, cols], t.targs[0].to(x.device).long(), xv[:, cols], v.targs[0].to(x.device).long(), c, solver=solver)
     Wa,W = W,W.new_zeros(c, x.shape[1])
     W[:, cols] = Wa   # the max-pooled half, if any, gets no weight
     mean,var = torch.zeros_like(x[0]),torch.full_like(x[0], 1-_head_layers(learn)[0].eps)   # the first BatchNorm1d passes the features through unscaled
     W,b,mean,var = [tensor(main_values(o.flatten().tolist())).float().view_as(o) for o in (W,b,mean,var)]   # one fit per run: the main process's
     C = main_values([C])[0]
     name = f"the linear probe head (C={C:g})"
+    how = " (scikit-learn's LogisticRegression at its defaults)" if solver == 'sklearn' else ''
     pooled = 'the average-pooled body outputs (the half of the head\'s input that fastai\'s concat pooling averages; the max-pooled half gets no weight)' if cols.start else "the head's input (the pooled body outputs)"
     return (name, probe_head(learn, W, b, mean, var)), (f"linear probe head: a logistic regression on {pooled} for the {len(x)} training items "
-            f"with the validation transforms, C={C:g} of {', '.join(format(r['C'], 'g') for r in rows)} by validation accuracy ({_f(max(r['accuracy'] for r in rows), '.3f')}), written into the head exactly")
+            f"with the validation transforms{how}, C={C:g} of {', '.join(format(r['C'], 'g') for r in rows)} by validation accuracy ({_f(max(r['accuracy'] for r in rows), '.3f')}), written into the head exactly")
 
 def _run_auto(learn, kw, head_line, loss_why, loss, cached, bn, wd, tracker, cbs, head_aug, head_bs, wds, sweep_epochs, alphas, ref, p, kwargs):
     "Decide what needs the data in the learner's own loss, run the staged plan in `loss`, keep the best of heads, fine-tuned and mixed weights"

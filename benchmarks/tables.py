@@ -115,7 +115,7 @@ BATTERY = {'hymenoptera': 'hymenoptera, 128 px (153 test photos)', 'hymenoptera-
            'textures-4shot': 'textures, 4 tiles per class'}
 FINAL = lambda task: f'battery-{task}-final'
 CONFIRM = lambda task: f'battery-{task}-confirm'   # the probe head and the few-shot reference (3a5c663) on seeds 200-204, never run before
-FEW_SHOT = ('hymenoptera-8shot', 'textures-8shot', 'textures-4shot')   # the tasks the few-shot reference decides: cc8438d on seeds 500-509, 06b5db5 on 600-609
+FEW_SHOT = ('hymenoptera-8shot', 'textures-8shot', 'textures-4shot')   # the tasks the few-shot reference decides: cc8438d on seeds 500-509, 06b5db5 on 600-609, 4aa6912 (scikit-learn's probe) on 900-909
 CONFIRM4 = lambda task: f'battery-{task}-confirm400'   # the probe head on every cached pass (b3c7268) on seeds 400-404, never run before
 TWO_CLASS = ('hymenoptera', 'hymenoptera-8shot', 'faces')   # the tasks c87515d (the probe head's C in scikit-learn's scale for two classes) can change: seeds 800-809
 CONFIRM7 = lambda task: f'battery-{task}-confirm700'   # the probe head on the averages, clean pass (06b5db5; run at 3790bc7) on seeds 700-704, never run before
@@ -156,6 +156,11 @@ TABLES = {
          for t, label in BATTERY.items()]),
     'battery-confirm700-seeds': (['task', 'config', 'test accuracy, seeds 700-704'],
         [[BATTERY[t] if i == 0 else '', c, seeds(CONFIRM7(t), c)] for t in BATTERY for i, c in enumerate((AUTO, PROBE, FT))]),
+    'battery-confirm900': (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'recipe − probe, worst seed', "issue 21's bar"],
+        [[f'{BATTERY[t]} (`battery-{t}-confirm900`)', acc(f'battery-{t}-confirm900', FT), acc(f'battery-{t}-confirm900', PROBE), acc(f'battery-{t}-confirm900', AUTO),
+          worst_gap(f'battery-{t}-confirm900'), bar(f'battery-{t}-confirm900')] for t in FEW_SHOT]),
+    'battery-confirm900-seeds': (['task', 'config', 'test accuracy, seeds 900-904 (8 photos per class: 900-909)'],
+        [[BATTERY[t] if i == 0 else '', c, seeds(f'battery-{t}-confirm900', c)] for t in FEW_SHOT for i, c in enumerate((AUTO, PROBE, FT))]),
     'battery-confirm800': (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'recipe − probe, worst seed', "issue 21's bar"],
         [[f'{BATTERY[t]} (`battery-{t}-confirm800`)', acc(f'battery-{t}-confirm800', FT), acc(f'battery-{t}-confirm800', PROBE), acc(f'battery-{t}-confirm800', AUTO),
           worst_gap(f'battery-{t}-confirm800'), bar(f'battery-{t}-confirm800')] for t in TWO_CLASS]),

@@ -113,12 +113,13 @@ BATTERY = {'hymenoptera': 'hymenoptera, 128 px (153 test photos)', 'hymenoptera-
            'digits': 'digits, 48 px, the demo (360 test images)', 'faces': 'faces or not, 64 px (60 test images)',
            'textures': 'textures, 24 tiles per class (75 test tiles)', 'textures-8shot': 'textures, 8 tiles per class',
            'textures-4shot': 'textures, 4 tiles per class'}
-FINAL = lambda task: f'battery-{task}-final'
-CONFIRM = lambda task: f'battery-{task}-confirm'   # the probe head and the few-shot reference (3a5c663) on seeds 200-204, never run before
-FEW_SHOT = ('hymenoptera-8shot', 'textures-8shot', 'textures-4shot')   # the tasks the few-shot reference decides: cc8438d on seeds 500-509, 06b5db5 on 600-609, 4aa6912 (scikit-learn's probe) on 900-909
-CONFIRM4 = lambda task: f'battery-{task}-confirm400'   # the probe head on every cached pass (b3c7268) on seeds 400-404, never run before
-TWO_CLASS = ('hymenoptera', 'hymenoptera-8shot', 'faces')   # the tasks c87515d (the probe head's C in scikit-learn's scale for two classes) can change: seeds 800-809
-CONFIRM7 = lambda task: f'battery-{task}-confirm700'   # the probe head on the averages, clean pass (06b5db5; run at 3790bc7) on seeds 700-704, never run before
+# Its runs, battery-<task>-<run>, each version once on seeds no version had run before: final (98e66bb, 100-104),
+# confirm (3a5c663: the probe head, the few-shot reference; 200-204), confirm400 (b3c7268: the probe on every cached pass),
+# confirm500 (cc8438d), confirm600 (06b5db5: the averages, clean pass), confirm700 (3790bc7, every task: the headline),
+# confirm800 (c87515d: C in scikit-learn's scale, two-class tasks), confirm900 (4aa6912: scikit-learn's few-shot probe)
+FEW_SHOT = ('hymenoptera-8shot', 'textures-8shot', 'textures-4shot')   # the tasks the few-shot reference and probe decide
+TWO_CLASS = ('hymenoptera', 'hymenoptera-8shot', 'faces')
+HEADLINE = lambda task: f'battery-{task}-confirm700'
 
 def _gaps(file, config=AUTO, base=PROBE):
     b = {r['seed']: r['test'] for r in runs(file, base)}
@@ -138,6 +139,17 @@ def score(file, config, lower=False):
     "mean ± sd (worst) of the test score over seeds, the worst being the max when lower is better"
     return stat(file, config, lambda rs: (lambda v: f'{st.mean(v):.3f} ± {st.stdev(v):.3f} ({"max" if lower else "min"} {(max if lower else min)(v):.3f})')([r['test'] for r in rs]), '{}')
 
+def battery_table(run, tasks=BATTERY, wall=True):
+    "One row per task of `battery-<task>-<run>`: each config's test accuracy, the worst seed against the probe, issue 21's bar (and the wall ratio)"
+    f = lambda t: f'battery-{t}-{run}'
+    return (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'recipe − probe, worst seed', "issue 21's bar"] + ['wall / `fine_tune(3)`']*wall,
+            [[f'{BATTERY[t]} (`{f(t)}`)', acc(f(t), FT), acc(f(t), PROBE), acc(f(t), AUTO), worst_gap(f(t)), bar(f(t))] + [ratio(f(t), AUTO)]*wall for t in tasks])
+
+def battery_seeds(run, which, tasks=BATTERY):
+    "Each config's test accuracy per seed in `battery-<task>-<run>`, `which` naming the seeds"
+    return (['task', 'config', f'test accuracy, {which}'],
+            [[BATTERY[t] if i == 0 else '', c, seeds(f'battery-{t}-{run}', c)] for t in tasks for i, c in enumerate((AUTO, PROBE, FT))])
+
 KINDS = [('multi-label, hymenoptera (accuracy_multi)', 'kinds-hymenoptera-multilabel', False),
          ('regression, digit/9 (rmse, lower is better)', 'kinds-digits-regression', True),
          ('segmentation, textures (pixel accuracy)', 'kinds-textures-segmentation', False)]
@@ -145,51 +157,24 @@ KINDS_NOW = {'kinds-hymenoptera-multilabel': 'kinds-hymenoptera-multilabel-headv
              'kinds-textures-segmentation': 'kinds-textures-segmentation-probehead'}   # the recipe alone, re-run on the same seeds and splits
 
 TABLES = {
-    'battery': (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'recipe − probe, worst seed', "issue 21's bar", 'wall / `fine_tune(3)`'],
-        [[f'{label} (`{FINAL(t)}`)', acc(FINAL(t), FT), acc(FINAL(t), PROBE), acc(FINAL(t), AUTO), worst_gap(FINAL(t)), bar(FINAL(t)), ratio(FINAL(t), AUTO)]
-         for t, label in BATTERY.items()]),
-    'battery-confirm': (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'recipe − probe, worst seed', "issue 21's bar", 'wall / `fine_tune(3)`'],
-        [[f'{label} (`{CONFIRM(t)}`)', acc(CONFIRM(t), FT), acc(CONFIRM(t), PROBE), acc(CONFIRM(t), AUTO), worst_gap(CONFIRM(t)), bar(CONFIRM(t)), ratio(CONFIRM(t), AUTO)]
-         for t, label in BATTERY.items()]),
-    'battery-confirm700': (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'recipe − probe, worst seed', "issue 21's bar", 'wall / `fine_tune(3)`'],
-        [[f'{label} (`{CONFIRM7(t)}`)', acc(CONFIRM7(t), FT), acc(CONFIRM7(t), PROBE), acc(CONFIRM7(t), AUTO), worst_gap(CONFIRM7(t)), bar(CONFIRM7(t)), ratio(CONFIRM7(t), AUTO)]
-         for t, label in BATTERY.items()]),
-    'battery-confirm700-seeds': (['task', 'config', 'test accuracy, seeds 700-704'],
-        [[BATTERY[t] if i == 0 else '', c, seeds(CONFIRM7(t), c)] for t in BATTERY for i, c in enumerate((AUTO, PROBE, FT))]),
-    'battery-confirm900': (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'recipe − probe, worst seed', "issue 21's bar"],
-        [[f'{BATTERY[t]} (`battery-{t}-confirm900`)', acc(f'battery-{t}-confirm900', FT), acc(f'battery-{t}-confirm900', PROBE), acc(f'battery-{t}-confirm900', AUTO),
-          worst_gap(f'battery-{t}-confirm900'), bar(f'battery-{t}-confirm900')] for t in FEW_SHOT]),
-    'battery-confirm900-seeds': (['task', 'config', 'test accuracy, seeds 900-904 (8 photos per class: 900-909)'],
-        [[BATTERY[t] if i == 0 else '', c, seeds(f'battery-{t}-confirm900', c)] for t in FEW_SHOT for i, c in enumerate((AUTO, PROBE, FT))]),
-    'battery-confirm800': (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'recipe − probe, worst seed', "issue 21's bar"],
-        [[f'{BATTERY[t]} (`battery-{t}-confirm800`)', acc(f'battery-{t}-confirm800', FT), acc(f'battery-{t}-confirm800', PROBE), acc(f'battery-{t}-confirm800', AUTO),
-          worst_gap(f'battery-{t}-confirm800'), bar(f'battery-{t}-confirm800')] for t in TWO_CLASS]),
-    'battery-confirm800-seeds': (['task', 'config', 'test accuracy, seeds 800-804 (8 photos per class: 800-809)'],
-        [[BATTERY[t] if i == 0 else '', c, seeds(f'battery-{t}-confirm800', c)] for t in TWO_CLASS for i, c in enumerate((AUTO, PROBE, FT))]),
-    'battery-confirm400': (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'recipe − probe, worst seed', "issue 21's bar", 'wall / `fine_tune(3)`'],
-        [[f'{label} (`{CONFIRM4(t)}`)', acc(CONFIRM4(t), FT), acc(CONFIRM4(t), PROBE), acc(CONFIRM4(t), AUTO), worst_gap(CONFIRM4(t)), bar(CONFIRM4(t)), ratio(CONFIRM4(t), AUTO)]
-         for t, label in BATTERY.items()]),
-    'battery-confirm400-seeds': (['task', 'config', 'test accuracy, seeds 400-404'],
-        [[BATTERY[t] if i == 0 else '', c, seeds(CONFIRM4(t), c)] for t in BATTERY for i, c in enumerate((AUTO, PROBE, FT))]),
-    'battery-confirm500': (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'recipe − probe, worst seed', "issue 21's bar"],
-        [[f'{BATTERY[t]} (`battery-{t}-confirm500`)', acc(f'battery-{t}-confirm500', FT), acc(f'battery-{t}-confirm500', PROBE), acc(f'battery-{t}-confirm500', AUTO),
-          worst_gap(f'battery-{t}-confirm500'), bar(f'battery-{t}-confirm500')] for t in FEW_SHOT]),
-    'battery-confirm600': (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'recipe − probe, worst seed', "issue 21's bar"],
-        [[f'{BATTERY[t]} (`battery-{t}-confirm600`)', acc(f'battery-{t}-confirm600', FT), acc(f'battery-{t}-confirm600', PROBE), acc(f'battery-{t}-confirm600', AUTO),
-          worst_gap(f'battery-{t}-confirm600'), bar(f'battery-{t}-confirm600')] for t in ('hymenoptera', *FEW_SHOT, 'faces')]),
-    'battery-confirm600-seeds': (['task', 'config', 'test accuracy, seeds 600-609'],
-        [[BATTERY[t] if i == 0 else '', c, seeds(f'battery-{t}-confirm600', c)] for t in ('hymenoptera', *FEW_SHOT, 'faces') for i, c in enumerate((AUTO, PROBE, FT))]),
-    'battery-confirm-seeds': (['task', 'config', 'test accuracy, seeds 200-204'],
-        [[BATTERY[t] if i == 0 else '', c, seeds(CONFIRM(t), c)] for t in BATTERY for i, c in enumerate((AUTO, PROBE, FT))]),
-    'battery-seeds': (['task', 'config', 'test accuracy, seeds 100-104'],
-        [[BATTERY[t] if i == 0 else '', c, seeds(FINAL(t), c)] for t in BATTERY for i, c in enumerate((AUTO, PROBE, FT))]),
+    'battery': battery_table('final'), 'battery-seeds': battery_seeds('final', 'seeds 100-104'),
+    'battery-confirm': battery_table('confirm'), 'battery-confirm-seeds': battery_seeds('confirm', 'seeds 200-204'),
+    'battery-confirm400': battery_table('confirm400'), 'battery-confirm400-seeds': battery_seeds('confirm400', 'seeds 400-404'),
+    'battery-confirm500': battery_table('confirm500', FEW_SHOT, wall=False),
+    'battery-confirm600': battery_table('confirm600', ('hymenoptera', *FEW_SHOT, 'faces'), wall=False),
+    'battery-confirm600-seeds': battery_seeds('confirm600', 'seeds 600-609', ('hymenoptera', *FEW_SHOT, 'faces')),
+    'battery-confirm700': battery_table('confirm700'), 'battery-confirm700-seeds': battery_seeds('confirm700', 'seeds 700-704'),
+    'battery-confirm800': battery_table('confirm800', TWO_CLASS, wall=False),
+    'battery-confirm800-seeds': battery_seeds('confirm800', 'seeds 800-804 (8 photos per class: 800-809)', TWO_CLASS),
+    'battery-confirm900': battery_table('confirm900', FEW_SHOT, wall=False),
+    'battery-confirm900-seeds': battery_seeds('confirm900', 'seeds 900-904 (8 photos per class: 900-909)', FEW_SHOT),
     'battery-baseline': (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'` at 44c72bb", 'recipe − probe, worst seed', "issue 21's bar"],
         [[f'{BATTERY[t]} (`battery-{t}-baseline`)', acc(f'battery-{t}-baseline', FT), acc(f'battery-{t}-baseline', PROBE), acc(f'battery-{t}-baseline', AUTO),
           worst_gap(f'battery-{t}-baseline'), bar(f'battery-{t}-baseline')] for t in BATTERY if t != 'hymenoptera']),
     'kinds': (['learner kind, data (test score)', 'fastai `fine_tune(3)`', 'head-only floor', "`recipe='auto'` at 4ee0ef7", 'wall / `fine_tune(3)`', "`recipe='auto'` re-run (e93770b; segmentation 3a5c663)"],
         [[f'{label} (`{f}`)', score(f, FT, lower), score(f, 'head-only floor', lower), score(f, AUTO, lower), ratio(f, AUTO), score(KINDS_NOW[f], AUTO, lower)] for label, f, lower in KINDS]),
     'headline': (['task', 'fastai `fine_tune(3)`', 'linear probe on the frozen body', "`recipe='auto'`"],
-        [[label, acc(CONFIRM7(t), FT), acc(CONFIRM7(t), PROBE), acc(CONFIRM7(t), AUTO)] for t, label in BATTERY.items()]),
+        [[label, acc(HEADLINE(t), FT), acc(HEADLINE(t), PROBE), acc(HEADLINE(t), AUTO)] for t, label in BATTERY.items()]),
     'recipe': (['', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'without label smoothing', 'results'], [
         ['hymenoptera, Lite0, 128 px, 5 seeds', acc(R128, FT), acc(R128, PROBE), acc(R128, AUTO), acc(R128, NO_LS), f'`{R128}`'],
         ['hymenoptera, Lite0, 160 px, 5 seeds', acc(O160, FT), acc(O160, PROBE), acc(R160, AUTO), acc(O160, AUTO), f'`{R160}`; the rest `{O160}`'],

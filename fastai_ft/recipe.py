@@ -98,7 +98,7 @@ def fit_probe(x:Tensor,  # training features, one row per item
               yv:Tensor, # their class indices
               c:int,     # number of classes
               Cs=(0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30), # inverse L2 penalties to try
-              solver:str='torch' # 'torch': L-BFGS to convergence on `x`'s device; 'sklearn': scikit-learn's `LogisticRegression` at its defaults, on the CPU
+              solver:str='torch' # 'torch': L-BFGS to convergence on `x`'s device; 'sklearn': scikit-learn's `LogisticRegression` at its defaults, on the CPU ('torch' when a class has no training item)
              )->tuple:
     "Multinomial logistic regression on `x`, its `C` chosen on validation: `(W, b)`, the `C` kept and each `C`'s validation scores"
     x,y,xv,yv = [t.as_subclass(Tensor) for t in (x, y, xv, yv)]   # fastai's tensor types (TensorImage, TensorCategory) do not mix in `F.cross_entropy`
@@ -108,7 +108,7 @@ def fit_probe(x:Tensor,  # training features, one row per item
     for C in sorted(Cs):
         W,b = fit(C)
         with torch.no_grad(): out = xv@W.T + b
-        rows.append(dict(C=C, valid_loss=float(F.cross_entropy(out, yv)), accuracy=float((out.argmax(1) == yv).float().mean())))
+        rows.append(dict(C=C, valid_loss=float(F.cross_entropy(out, yv)), accuracy=float((out.argmax(1) == yv).float().mean()), solver=solver))
         fits.append((W, b))
     i = best_row(rows, 'accuracy')
     return *fits[i], rows[i]['C'], rows
@@ -517,7 +517,7 @@ def _probe(learn, cache_cb):
     W,b,mean,var = [tensor(main_values(o.flatten().tolist())).float().view_as(o) for o in (W,b,mean,var)]   # one fit per run: the main process's
     C = main_values([C])[0]
     name = f"the linear probe head (C={C:g})"
-    how = " (scikit-learn's LogisticRegression at its defaults)" if solver == 'sklearn' else ''
+    how = " (scikit-learn's LogisticRegression at its defaults)" if rows[0]['solver'] == 'sklearn' else ''
     pooled = 'the average-pooled body outputs (the half of the head\'s input that fastai\'s concat pooling averages; the max-pooled half gets no weight)' if cols.start else "the head's input (the pooled body outputs)"
     return (name, probe_head(learn, W, b, mean, var)), (f"linear probe head: a logistic regression on {pooled} for the {len(x)} training items "
             f"with the validation transforms{how}, C={C:g} of {', '.join(format(r['C'], 'g') for r in rows)} by validation accuracy ({_f(max(r['accuracy'] for r in rows), '.3f')}), written into the head exactly")

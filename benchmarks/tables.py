@@ -116,7 +116,7 @@ BATTERY = {'hymenoptera': 'hymenoptera, 128 px (153 test photos)', 'hymenoptera-
 # Its runs, battery-<task>-<run>, each version once on seeds no version had run before: final (98e66bb, 100-104),
 # confirm (3a5c663: the probe head, the few-shot reference; 200-204), confirm400 (b3c7268: the probe on every cached pass),
 # confirm500 (cc8438d), confirm600 (06b5db5: the averages, clean pass), confirm700 (3790bc7, every task: the headline),
-# confirm800 (c87515d: C in scikit-learn's scale, two-class tasks), confirm900 (4aa6912: scikit-learn's few-shot probe)
+# confirm800 (c87515d: C in scikit-learn's scale, two-class tasks), confirm900 and confirm1000 (4aa6912: scikit-learn's few-shot probe)
 FEW_SHOT = ('hymenoptera-8shot', 'textures-8shot', 'textures-4shot')   # the tasks the few-shot reference and probe decide
 TWO_CLASS = ('hymenoptera', 'hymenoptera-8shot', 'faces')
 HEADLINE = lambda task: f'battery-{task}-confirm700'
@@ -166,6 +166,7 @@ TABLES = {
     'battery-confirm700': battery_table('confirm700'), 'battery-confirm700-seeds': battery_seeds('confirm700', 'seeds 700-704'),
     'battery-confirm800': battery_table('confirm800', TWO_CLASS, wall=False),
     'battery-confirm800-seeds': battery_seeds('confirm800', 'seeds 800-804 (8 photos per class: 800-809)', TWO_CLASS),
+    'battery-confirm1000': battery_table('confirm1000', ('hymenoptera-8shot',), wall=False),
     'battery-confirm900': battery_table('confirm900', FEW_SHOT, wall=False),
     'battery-confirm900-seeds': battery_seeds('confirm900', 'seeds 900-904 (8 photos per class: 900-909)', FEW_SHOT),
     'battery-baseline': (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'` at 44c72bb", 'recipe − probe, worst seed', "issue 21's bar"],

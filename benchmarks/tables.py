@@ -97,6 +97,7 @@ def compare(label, file): return [label, acc(file, FT), acc(file, PROBE), acc(fi
 # in one earlier run, without label smoothing, and recipe4 re-ran only the recipe at 160 px, with Lite2 and on digits
 R128, R128T, R160, RL2, LS3 = 'recipe4-lite0-128px', 'recipe4-lite0-128px-time', 'recipe4-lite0-160px', 'recipe4-lite2-224px', 'ls3-digits'
 O160, OL2, OD = 'recipe3-lite0-160px', 'recipe3-lite2-224px', 'recipe3-digits-lite0-48px'
+L2C = 'battery-hymenoptera-224-confirm1100'   # Lite2 at 224 px on seeds 1100-1102 (69b29fb), never run before
 L2B = 'battery-hymenoptera-224-confirm700'   # Lite2 at 224 px on seeds 700-702 (3790bc7), never run before; battery.py's split: 20% of train/ validates, val/ tests
 RL2H, RHV = 'recipe5-lite2-224px-heldout', 'recipe-lite0-128px-headvalid'   # Lite2 on seeds 300-302, never run before (a7baf67); the 128 px timing of the heads validated on cached features
 EARLIER = ' (earlier run)'
@@ -116,10 +117,11 @@ BATTERY = {'hymenoptera': 'hymenoptera, 128 px (153 test photos)', 'hymenoptera-
 # Its runs, battery-<task>-<run>, each version once on seeds no version had run before: final (98e66bb, 100-104),
 # confirm (3a5c663: the probe head, the few-shot reference; 200-204), confirm400 (b3c7268: the probe on every cached pass),
 # confirm500 (cc8438d), confirm600 (06b5db5: the averages, clean pass), confirm700 (3790bc7, every task: the headline),
-# confirm800 (c87515d: C in scikit-learn's scale, two-class tasks), confirm900 and confirm1000 (4aa6912: scikit-learn's few-shot probe)
+# confirm800 (c87515d: C in scikit-learn's scale, two-class tasks), confirm900 and confirm1000 (4aa6912: scikit-learn's few-shot probe),
+# confirm1100 (69b29fb, the code of 4aa6912, every task and Lite2: the headline)
 FEW_SHOT = ('hymenoptera-8shot', 'textures-8shot', 'textures-4shot')   # the tasks the few-shot reference and probe decide
 TWO_CLASS = ('hymenoptera', 'hymenoptera-8shot', 'faces')
-HEADLINE = lambda task: f'battery-{task}-confirm700'
+HEADLINE = lambda task: f'battery-{task}-confirm1100'
 
 def _gaps(file, config=AUTO, base=PROBE):
     b = {r['seed']: r['test'] for r in runs(file, base)}
@@ -163,6 +165,8 @@ TABLES = {
     'battery-confirm500': battery_table('confirm500', FEW_SHOT, wall=False),
     'battery-confirm600': battery_table('confirm600', ('hymenoptera', *FEW_SHOT, 'faces'), wall=False),
     'battery-confirm600-seeds': battery_seeds('confirm600', 'seeds 600-609', ('hymenoptera', *FEW_SHOT, 'faces')),
+    'battery-confirm1100': battery_table('confirm1100'),
+    'battery-confirm1100-seeds': battery_seeds('confirm1100', 'seeds 1100-1104 (8 photos per class: 1100-1109)'),
     'battery-confirm700': battery_table('confirm700'), 'battery-confirm700-seeds': battery_seeds('confirm700', 'seeds 700-704'),
     'battery-confirm800': battery_table('confirm800', TWO_CLASS, wall=False),
     'battery-confirm800-seeds': battery_seeds('confirm800', 'seeds 800-804 (8 photos per class: 800-809)', TWO_CLASS),
@@ -182,6 +186,7 @@ TABLES = {
         ['hymenoptera, Lite2, 224 px, 3 seeds', acc(OL2, FT), acc(OL2, PROBE), acc(RL2, AUTO), acc(OL2, AUTO), f'`{RL2}`; the rest `{OL2}`'],
         ['hymenoptera, Lite2, 224 px, held-out seeds 300-302 (a7baf67)', acc(RL2H, FT), acc(RL2H, PROBE), acc(RL2H, AUTO), '-', f'`{RL2H}`'],
         ['hymenoptera, Lite2, 224 px, held-out seeds 700-702 (3790bc7)', acc(L2B, FT), acc(L2B, PROBE), acc(L2B, AUTO), '-', f'`{L2B}`'],
+        ['hymenoptera, Lite2, 224 px, held-out seeds 1100-1102 (69b29fb)', acc(L2C, FT), acc(L2C, PROBE), acc(L2C, AUTO), '-', f'`{L2C}`'],
         [DIGITS, acc(OD, FT), acc(OD, PROBE), acc(LS3, DEMO_LS), acc(OD, DEMO), f'`{LS3}`; the rest `{OD}`']]),
     'recipe-seeds': (['', "`recipe='auto'`", 'without label smoothing', 'linear probe', 'fastai `fine_tune(3)`'], [
         ['Lite0, 128 px', seeds(R128, AUTO), seeds(R128, NO_LS), seeds(R128, PROBE), seeds(R128, FT)],
@@ -189,9 +194,11 @@ TABLES = {
         ['Lite2, 224 px', seeds(RL2, AUTO), seeds(OL2, AUTO), seeds(OL2, PROBE), seeds(OL2, FT)],
         ['Lite2, 224 px, seeds 300-302', seeds(RL2H, AUTO), '-', seeds(RL2H, PROBE), seeds(RL2H, FT)],
         ['Lite2, 224 px, seeds 700-702', seeds(L2B, AUTO), '-', seeds(L2B, PROBE), seeds(L2B, FT)],
+        ['Lite2, 224 px, seeds 1100-1102', seeds(L2C, AUTO), '-', seeds(L2C, PROBE), seeds(L2C, FT)],
         ['digits', seeds(LS3, DEMO_LS), seeds(OD, DEMO), seeds(OD, PROBE), seeds(OD, FT)]]),
     'recipe-time': (['results', 'config timed', '`fine_tune(3)` wall (median)', 'wall / `fine_tune(3)`', "time to `fine_tune(3)`'s final accuracy / its wall"], [
-        ['`recipe-lite0-128px-cscale` (the probe head in scikit-learn\'s C; alone, 2 threads)', "`recipe='auto'`", wall('recipe-lite0-128px-cscale', FT), ratio('recipe-lite0-128px-cscale', AUTO), reach('recipe-lite0-128px-cscale', AUTO)],
+        ['`recipe-lite0-128px-confirm1100` (69b29fb, the code of the headline; alone, 2 threads)', "`recipe='auto'`", wall('recipe-lite0-128px-confirm1100', FT), ratio('recipe-lite0-128px-confirm1100', AUTO), reach('recipe-lite0-128px-confirm1100', AUTO)],
+        ['`recipe-lite0-128px-cscale` (c87515d, the probe head in scikit-learn\'s C; alone, 2 threads)', "`recipe='auto'`", wall('recipe-lite0-128px-cscale', FT), ratio('recipe-lite0-128px-cscale', AUTO), reach('recipe-lite0-128px-cscale', AUTO)],
         ['`recipe-lite0-128px-augprobe` (b3c7268, the probe on every cached pass; alone, 2 threads)', "`recipe='auto'`", wall('recipe-lite0-128px-augprobe', FT), ratio('recipe-lite0-128px-augprobe', AUTO), reach('recipe-lite0-128px-augprobe', AUTO)],
         [f'`{RHV}` (heads validated on cached features; alone, 2 threads)', "`recipe='auto'`", wall(RHV, FT), ratio(RHV, AUTO), reach(RHV, AUTO)],
         ['`recipe-lite0-128px-probehead` (3a5c663, the probe head; alone, 2 threads)', "`recipe='auto'`", wall('recipe-lite0-128px-probehead', FT), ratio('recipe-lite0-128px-probehead', AUTO), reach('recipe-lite0-128px-probehead', AUTO)],

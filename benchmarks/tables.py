@@ -1,9 +1,9 @@
-"""The measured tables of benchmarks/README.md and README.md, generated from the result files in benchmarks/results/.
+"""The measured tables of benchmarks/README.md, benchmarks/battery-history.md and README.md, generated from the result files in benchmarks/results/.
 
     python benchmarks/tables.py           # rewrite every table region, then README.md from nbs/index.ipynb
     python benchmarks/tables.py --check   # exit 1, naming each stale table, when a region differs from what the files give
 
-A region is everything between `<!-- table:NAME -->` and `<!-- /table:NAME -->` in benchmarks/README.md or in a markdown
+A region is everything between `<!-- table:NAME -->` and `<!-- /table:NAME -->` in a file of MARKDOWN or in a markdown
 cell of nbs/index.ipynb (README.md is rendered from it by .ci/readme.py). Its content is TABLES[NAME], rendered.
 
 TABLES[NAME] is (header, rows): the column titles, and a list of rows (or a function returning it), each a list of
@@ -40,6 +40,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 ROOT, RESULTS = BENCH.parent, BENCH/'results'
+MARKDOWN = [BENCH/'README.md', BENCH/'battery-history.md']   # the files with table regions, beside nbs/index.ipynb
 FT, PROBE, AUTO = 'fastai fine_tune(3)', 'linear probe', "recipe='auto'"
 NO_LS = 'auto without label smoothing (label_smoothing=0)'
 DEMO, DEMO_LS = "recipe='auto', the demo's settings (epochs=12, lr_mult=30)", "the demo's settings, label_smoothing=0.1"
@@ -250,8 +251,8 @@ def fill(text, where, stale):
     return _region.sub(sub, text)
 
 def main(check=False):
-    stale, readme, nb_path = [], BENCH/'README.md', ROOT/'nbs'/'index.ipynb'
-    md = fill(readme.read_text(), 'benchmarks/README.md', stale)
+    stale, nb_path = [], ROOT/'nbs'/'index.ipynb'
+    mds = {f: fill(f.read_text(), f'benchmarks/{f.name}', stale) for f in MARKDOWN}
     nb = json.loads(nb_path.read_text())
     for c in nb['cells']:
         if c['cell_type'] == 'markdown' and '<!-- table:' in (src := ''.join(c['source'])):
@@ -260,7 +261,7 @@ def main(check=False):
         if stale: sys.exit('Tables out of date with benchmarks/results/ (run `python benchmarks/tables.py`):\n  ' + '\n  '.join(stale))
         return
     if stale:
-        readme.write_text(md)
+        for f, md in mds.items(): f.write_text(md)
         nb_path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')   # as nbdev-clean writes it
         subprocess.run([sys.executable, str(ROOT/'.ci'/'readme.py')], check=True)
     print('\n'.join(stale) or 'every table is up to date')

@@ -123,6 +123,18 @@ BATTERY = {'hymenoptera': 'hymenoptera, 128 px (153 test photos)', 'hymenoptera-
 FEW_SHOT = ('hymenoptera-8shot', 'textures-8shot', 'textures-4shot')   # the tasks the few-shot reference and probe decide
 TWO_CLASS = ('hymenoptera', 'hymenoptera-8shot', 'faces')
 HEADLINE = lambda task: f'battery-{task}-confirm1100'
+# The earlier runs, newest first: (run, seeds, code, what changed before it, the tasks it ran)
+EARLIER_RUNS = [
+    ('confirm1000', '1000-1019', '4aa6912', 'nothing: the same code on 20 more seeds', ('hymenoptera-8shot',)),
+    ('confirm900', '900-909', '4aa6912', "the few-shot probe head is scikit-learn's fit", FEW_SHOT),
+    ('confirm800', '800-809', 'c87515d', "the probe head's C on scikit-learn's scale", TWO_CLASS),
+    ('confirm700', '700-704', '3790bc7', "06b5db5's choices on every task (the previous headline)", tuple(BATTERY)),
+    ('confirm600', '600-609', '06b5db5', 'the probe head on the average-pooled features of the clean pass', ('hymenoptera', *FEW_SHOT, 'faces')),
+    ('confirm500', '500-509', 'cc8438d', 'below 16 items per class the probe head is the reference', FEW_SHOT),
+    ('confirm400', '400-404', 'b3c7268', 'the probe head fitted on every cached pass', tuple(BATTERY)),
+    ('confirm', '200-204', '3a5c663', 'the linear probe head, the few-shot reference', tuple(BATTERY)),
+    ('final', '100-104', '98e66bb', "issue 21's first changes (the head's batches, the budget from the drift, few-shot without a head stage...)", tuple(BATTERY)),
+    ('baseline', '0-4 (development)', '44c72bb', 'before issue 21', tuple(t for t in BATTERY if t != 'hymenoptera'))]
 
 def _gaps(file, config=AUTO, base=PROBE):
     b = {r['seed']: r['test'] for r in runs(file, base)}
@@ -147,6 +159,10 @@ def battery_table(run, tasks=BATTERY, wall=True):
     f = lambda t: f'battery-{t}-{run}'
     return (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'recipe − probe, worst seed', "issue 21's bar"] + ['wall / `fine_tune(3)`']*wall,
             [[f'{BATTERY[t]} (`{f(t)}`)', acc(f(t), FT), acc(f(t), PROBE), acc(f(t), AUTO), worst_gap(f(t)), bar(f(t))] + [ratio(f(t), AUTO)]*wall for t in tasks])
+
+def shortfalls(run, tasks):
+    "The tasks of `battery-<task>-<run>` that miss issue 21's bar, with what they miss"
+    return lambda: '; '.join(f'{BATTERY[t]}: {m[len("not met ("):-1]}' for t in tasks if (m := bar(f'battery-{t}-{run}')()) != 'met') or 'none'
 
 def battery_seeds(run, which, tasks=BATTERY):
     "Each config's test accuracy per seed in `battery-<task>-<run>`, `which` naming the seeds"
@@ -174,6 +190,8 @@ TABLES = {
     'battery-confirm1000': battery_table('confirm1000', ('hymenoptera-8shot',), wall=False),
     'battery-confirm900': battery_table('confirm900', FEW_SHOT, wall=False),
     'battery-confirm900-seeds': battery_seeds('confirm900', 'seeds 900-904 (8 photos per class: 900-909)', FEW_SHOT),
+    'battery-runs': (['results', 'seeds', 'code', 'what changed before it', 'tasks', "issue 21's bar not met"],
+        [[f'`-{run}`', seeds_, code, change, str(len(tasks)), shortfalls(run, tasks)] for run, seeds_, code, change, tasks in EARLIER_RUNS]),
     'battery-baseline': (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'` at 44c72bb", 'recipe − probe, worst seed', "issue 21's bar"],
         [[f'{BATTERY[t]} (`battery-{t}-baseline`)', acc(f'battery-{t}-baseline', FT), acc(f'battery-{t}-baseline', PROBE), acc(f'battery-{t}-baseline', AUTO),
           worst_gap(f'battery-{t}-baseline'), bar(f'battery-{t}-baseline')] for t in BATTERY if t != 'hymenoptera']),

@@ -35,6 +35,7 @@ and in the README:
     <!-- /table:battery -->
 """
 import json, re, statistics as st, subprocess, sys
+from collections import namedtuple
 from functools import cache
 from pathlib import Path
 
@@ -115,26 +116,26 @@ BATTERY = {'hymenoptera': 'hymenoptera, 128 px (153 test photos)', 'hymenoptera-
            'digits': 'digits, 48 px, the demo (360 test images)', 'faces': 'faces or not, 64 px (60 test images)',
            'textures': 'textures, 24 tiles per class (75 test tiles)', 'textures-8shot': 'textures, 8 tiles per class',
            'textures-4shot': 'textures, 4 tiles per class'}
-# Its runs, battery-<task>-<run>, each version once on seeds no version had run before: final (98e66bb, 100-104),
-# confirm (3a5c663: the probe head, the few-shot reference; 200-204), confirm400 (b3c7268: the probe on every cached pass),
-# confirm500 (cc8438d), confirm600 (06b5db5: the averages, clean pass), confirm700 (3790bc7, every task: the headline),
-# confirm800 (c87515d: C in scikit-learn's scale, two-class tasks), confirm900 and confirm1000 (4aa6912: scikit-learn's few-shot probe),
-# confirm1100 (69b29fb, the code of 4aa6912, every task and Lite2: the headline)
 FEW_SHOT = ('hymenoptera-8shot', 'textures-8shot', 'textures-4shot')   # the tasks the few-shot reference and probe decide
 TWO_CLASS = ('hymenoptera', 'hymenoptera-8shot', 'faces')
-HEADLINE = lambda task: f'battery-{task}-confirm1100'
-# The earlier runs, newest first: (run, seeds, code, what changed before it, the tasks it ran)
-EARLIER_RUNS = [
-    ('confirm1000', '1000-1019', '4aa6912', 'nothing: the same code on 20 more seeds', ('hymenoptera-8shot',)),
-    ('confirm900', '900-909', '4aa6912', "the few-shot probe head is scikit-learn's fit", FEW_SHOT),
-    ('confirm800', '800-809', 'c87515d', "the probe head's C on scikit-learn's scale", TWO_CLASS),
-    ('confirm700', '700-704', '3790bc7', "06b5db5's choices on every task (the previous headline)", tuple(BATTERY)),
-    ('confirm600', '600-609', '06b5db5', 'the probe head on the average-pooled features of the clean pass', ('hymenoptera', *FEW_SHOT, 'faces')),
-    ('confirm500', '500-509', 'cc8438d', 'below 16 items per class the probe head is the reference', FEW_SHOT),
-    ('confirm400', '400-404', 'b3c7268', 'the probe head fitted on every cached pass', tuple(BATTERY)),
-    ('confirm', '200-204', '3a5c663', 'the linear probe head, the few-shot reference', tuple(BATTERY)),
-    ('final', '100-104', '98e66bb', "issue 21's first changes (the head's batches, the budget from the drift, few-shot without a head stage...)", tuple(BATTERY)),
-    ('baseline', '0-4 (development)', '44c72bb', 'before issue 21', tuple(t for t in BATTERY if t != 'hymenoptera'))]
+Run = namedtuple('Run', 'name seeds code change tasks per_seed')   # per_seed: the seeds its per-seed table names, or None for no such table
+# The battery's runs, battery-<task>-<name>, each version once on seeds no version had run before, newest (the headline) first.
+# Each gets the region battery-<name> (the final run's is `battery`), and battery-<name>-seeds when it has `per_seed`.
+RUNS = [
+    Run('confirm1100', '1100-1109', '69b29fb', "the code of 4aa6912 (+ a guard no task reaches), every task and Lite2: the headline", tuple(BATTERY),
+        'seeds 1100-1104 (8 photos per class: 1100-1109)'),
+    Run('confirm1000', '1000-1019', '4aa6912', 'nothing: the same code on 20 more seeds', ('hymenoptera-8shot',), None),
+    Run('confirm900', '900-909', '4aa6912', "the few-shot probe head is scikit-learn's fit", FEW_SHOT, 'seeds 900-904 (8 photos per class: 900-909)'),
+    Run('confirm800', '800-809', 'c87515d', "the probe head's C on scikit-learn's scale", TWO_CLASS, 'seeds 800-804 (8 photos per class: 800-809)'),
+    Run('confirm700', '700-704', '3790bc7', "06b5db5's choices on every task (the previous headline)", tuple(BATTERY), 'seeds 700-704'),
+    Run('confirm600', '600-609', '06b5db5', 'the probe head on the average-pooled features of the clean pass', ('hymenoptera', *FEW_SHOT, 'faces'), 'seeds 600-609'),
+    Run('confirm500', '500-509', 'cc8438d', 'below 16 items per class the probe head is the reference', FEW_SHOT, None),
+    Run('confirm400', '400-404', 'b3c7268', 'the probe head fitted on every cached pass', tuple(BATTERY), 'seeds 400-404'),
+    Run('confirm', '200-204', '3a5c663', 'the linear probe head, the few-shot reference', tuple(BATTERY), 'seeds 200-204'),
+    Run('final', '100-104', '98e66bb', "issue 21's first changes (the head's batches, the budget from the drift, few-shot without a head stage...)", tuple(BATTERY), 'seeds 100-104'),
+    Run('baseline', '0-4 (development)', '44c72bb', 'before issue 21', tuple(t for t in BATTERY if t != 'hymenoptera'), None)]   # its table: battery-baseline below
+HEADLINE = lambda task: f'battery-{task}-{RUNS[0].name}'
+EARLIER_RUNS = RUNS[1:]   # the summary table's rows
 
 def _gaps(file, config=AUTO, base=PROBE):
     b = {r['seed']: r['test'] for r in runs(file, base)}
@@ -176,22 +177,8 @@ KINDS_NOW = {'kinds-hymenoptera-multilabel': 'kinds-hymenoptera-multilabel-headv
              'kinds-textures-segmentation': 'kinds-textures-segmentation-probehead'}   # the recipe alone, re-run on the same seeds and splits
 
 TABLES = {
-    'battery': battery_table('final'), 'battery-seeds': battery_seeds('final', 'seeds 100-104'),
-    'battery-confirm': battery_table('confirm'), 'battery-confirm-seeds': battery_seeds('confirm', 'seeds 200-204'),
-    'battery-confirm400': battery_table('confirm400'), 'battery-confirm400-seeds': battery_seeds('confirm400', 'seeds 400-404'),
-    'battery-confirm500': battery_table('confirm500', FEW_SHOT, wall=False),
-    'battery-confirm600': battery_table('confirm600', ('hymenoptera', *FEW_SHOT, 'faces'), wall=False),
-    'battery-confirm600-seeds': battery_seeds('confirm600', 'seeds 600-609', ('hymenoptera', *FEW_SHOT, 'faces')),
-    'battery-confirm1100': battery_table('confirm1100'),
-    'battery-confirm1100-seeds': battery_seeds('confirm1100', 'seeds 1100-1104 (8 photos per class: 1100-1109)'),
-    'battery-confirm700': battery_table('confirm700'), 'battery-confirm700-seeds': battery_seeds('confirm700', 'seeds 700-704'),
-    'battery-confirm800': battery_table('confirm800', TWO_CLASS, wall=False),
-    'battery-confirm800-seeds': battery_seeds('confirm800', 'seeds 800-804 (8 photos per class: 800-809)', TWO_CLASS),
-    'battery-confirm1000': battery_table('confirm1000', ('hymenoptera-8shot',), wall=False),
-    'battery-confirm900': battery_table('confirm900', FEW_SHOT, wall=False),
-    'battery-confirm900-seeds': battery_seeds('confirm900', 'seeds 900-904 (8 photos per class: 900-909)', FEW_SHOT),
     'battery-runs': (['results', 'seeds', 'code', 'what changed before it', 'tasks', "issue 21's bar not met"],
-        [[f'`-{run}`', seeds_, code, change, str(len(tasks)), shortfalls(run, tasks)] for run, seeds_, code, change, tasks in EARLIER_RUNS]),
+        [[f'`-{r.name}`', r.seeds, r.code, r.change, str(len(r.tasks)), shortfalls(r.name, r.tasks)] for r in EARLIER_RUNS]),
     'battery-baseline': (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'` at 44c72bb", 'recipe − probe, worst seed', "issue 21's bar"],
         [[f'{BATTERY[t]} (`battery-{t}-baseline`)', acc(f'battery-{t}-baseline', FT), acc(f'battery-{t}-baseline', PROBE), acc(f'battery-{t}-baseline', AUTO),
           worst_gap(f'battery-{t}-baseline'), bar(f'battery-{t}-baseline')] for t in BATTERY if t != 'hymenoptera']),
@@ -249,6 +236,10 @@ TABLES = {
         ['a training step, channels-last weights (Lite0 48 px, 128 px; Lite2 224 px)',
          lambda: ', '.join(CL_RATIO(i, 'train_step')() for i in range(3)) + ' faster', '`channels-last`']]),
 }
+
+def _region(run): return 'battery' if run.name == 'final' else f'battery-{run.name}'
+TABLES.update({_region(r): battery_table(r.name, r.tasks, wall=r.tasks == tuple(BATTERY)) for r in RUNS if r.name != 'baseline'})
+TABLES.update({f'{_region(r)}-seeds': battery_seeds(r.name, r.per_seed, r.tasks) for r in RUNS if r.per_seed})
 
 def render(name):
     "TABLES[name] as markdown"

@@ -147,7 +147,7 @@ def _store_device(dev, nbytes):
 class FeatureCacheCallback(Callback):
     "Compute a frozen stage's body outputs once and train the head on them in every epoch"
     order = TrainEvalCallback.order-1
-    _stateattrs = ('tdl', 'vdl', 'key', 'cut', 'src', 'patched')
+    _stateattrs = ('tdl', 'vdl', 'key', 'versions', 'fp', 'cut', 'src', 'patched')
     def __init__(self,
                  max_cache_gb:float=4., # refuse to build a cache larger than this many GiB
                  aug=None,              # random training transforms: `None` refuses, 'off' uses the validation transforms, `n` caches `n` augmented passes
@@ -162,10 +162,11 @@ class FeatureCacheCallback(Callback):
     def _init_state(self):
         super()._init_state()
         self.tdl,self.vdl,self.key,self.cut,self.src,self.active,self.patched = None,None,None,None,None,False,None
+        self.versions,self.fp = None,None
 
     def clear(self):
         "Drop the cached features"
-        self.tdl,self.vdl,self.key = None,None,None
+        self.tdl,self.vdl,self.key,self.versions,self.fp = None,None,None,None,None
 
     def before_stage(self):
         self.stage_bn = self.learn.stage.bn
@@ -179,8 +180,7 @@ class FeatureCacheCallback(Callback):
         if len(opt.param_lists) < 2 or opt.frozen_idx != len(opt.param_lists)-1: return self.clear()
         self.cut = self._cut(opt)
         self._check()
-        key = self._key()
-        if key != self.key: self.clear(); self._plan(); self.key = key
+        if not self._fresh(): self.clear(); self._plan(); self._stamp()
         self.patched = self.learn.model   # before fastai's DistributedTrainer wraps it, whose forward calls this one's
         self.patched.forward = _CachedForward(self.patched, self)
         self.active = True
@@ -200,7 +200,7 @@ class FeatureCacheCallback(Callback):
         if self.active and _raw(self.learn.dl) is self.tdl: self.loaders[0].rng = self.tdl.rng
 
     def before_validate(self):
-        if self.active and self.vdl is not None and self.learn.dl is self.learn.dls.valid and self._key() == self.key:
+        if self.active and self.vdl is not None and self.learn.dl is self.learn.dls.valid and self._fresh():
             self.learn.dl = self.vdl
 
     def after_fit(self):
@@ -253,10 +253,37 @@ def _check(self:FeatureCacheCallback):
 
 # %% ../nbs/05_cache.ipynb #053a6641
 @patch
+def _tensors(self:FeatureCacheCallback):
+    "The cached modules' floating-point tensors (not BatchNorm's batch counts: PyTorch rewrites them on any load_state_dict, and eval mode ignores them)"
+    return [t for m in self.cut.modules for t in (*m.parameters(), *m.buffers()) if t.is_floating_point()]
+
+@patch
 def _key(self:FeatureCacheCallback):
-    "What the cache depends on: the cached modules' tensors, the data and `aug`"
-    ts = [t for m in self.cut.modules for t in (*m.parameters(), *m.buffers()) if t.is_floating_point()]   # not BatchNorm's batch counts: PyTorch rewrites them on any load_state_dict, and eval mode ignores them
-    return (*self.cut.modules, *[(t.data_ptr(), t._version) for t in ts], *self.loaders, self.aug)
+    "What the cache depends on besides the values of the cached modules' tensors: the modules, the data and `aug`"
+    return (*self.cut.modules, *self.loaders, self.aug)
+
+def _where(ts): return [(t.data_ptr(), t._version) for t in ts]   # moves with any write: in place (the version), or new storage
+
+def _fingerprint(ts):
+    "Each tensor's sum and sum of squares, in float64 on the CPU"
+    with torch.no_grad(): return torch.stack([torch.stack([t.double().sum(), t.double().square().sum()]) for t in ts]).cpu() if ts else torch.zeros(0, 2, dtype=torch.float64)
+
+@patch
+def _stamp(self:FeatureCacheCallback):
+    "Note what the features about to be cached depend on"
+    ts = self._tensors()
+    self.key,self.versions,self.fp = self._key(),_where(ts),_fingerprint(ts)
+
+@patch
+def _fresh(self:FeatureCacheCallback):
+    "Whether the cached features still hold: the same modules, data and `aug`, and no tensor written since with other values"
+    if self.key is None or self._key() != self.key: return False
+    ts = self._tensors()
+    v = _where(ts)
+    if v == self.versions: return True   # nothing written: the usual case, without reading the values
+    if not torch.equal(_fingerprint(ts), self.fp): return False
+    self.versions = v   # written with the values it had, as under DDP (new storage when it wraps the model, the main process's buffers before each forward)
+    return True
 
 @patch
 def _sources(self:FeatureCacheCallback):

@@ -19,7 +19,7 @@ def _launch(out, mode):
     except subprocess.TimeoutExpired as e:
         err = e.stderr.decode(errors='replace') if isinstance(e.stderr, bytes) else (e.stderr or '')
         return None, f"timed out after 300 s\n{err[-3000:]}"
-    hung = p.returncode != 0 and any(o in p.stderr for o in ('Timeout (0:04:00)!', 'timed out', 'Timed out'))
+    hung = p.returncode != 0 and any(o in p.stderr for o in ('Timeout (0:04:00)!', 'timed out', 'Timed out', 'Application timeout'))   # the last two: gloo's
     return (None if hung else p), p.stderr[-6000:]
 
 @pytest.mark.parametrize('mode', ['staged', 'recipe'])
@@ -37,6 +37,9 @@ def test_two_processes_agree(mode, tmp_path):
     assert r0['stages'] == r1['stages'], (r0['stages'], r1['stages'])     # same stages, same epochs, same reasons
     assert r0['best'] == r1['best'] and r0['valid_loss'] == r1['valid_loss']
     assert r0['decisions'] == r1['decisions'], (r0['decisions'], r1['decisions'])   # the same report lines on every process
+    if mode == 'recipe':   # every head-only epoch validated on the cached features: DDP's rewrites of the body (same values) keep the cache
+        assert set(r0['head_validations']) == {'_FeatureDL'} and r0['head_validations']['_FeatureDL'] >= 35, r0['head_validations']
+        assert r0['cache_builds'] == r1['cache_builds'] == 1, (r0['cache_builds'], r1['cache_builds'])   # once for the three tries and the head stage
     if mode == 'recipe': assert len(r0['decisions']) == 7 and r0['decisions'][1].startswith('weight decay of the head:') and 'written into the head exactly' in r0['decisions'][2], r0['decisions']   # the cache ran: a sweep
     w0, w1 = (torch.load(out/f'rank{i}.pth') for i in (0, 1))
     for k in w0: assert torch.equal(w0[k], w1[k]), k                     # identical weights

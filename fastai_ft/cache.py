@@ -161,8 +161,8 @@ class FeatureCacheCallback(Callback):
 
     def _init_state(self):
         super()._init_state()
-        self.tdl,self.vdl,self.key,self.cut,self.src,self.active,self.patched = None,None,None,None,None,False,None
-        self.versions,self.fp = None,None
+        self.clear()
+        self.cut,self.src,self.active,self.patched = None,None,False,None
 
     def clear(self):
         "Drop the cached features"

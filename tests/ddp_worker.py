@@ -31,19 +31,19 @@ set_seed(1 + int(os.environ.get('RANK', 0)))   # different random states per pro
 class HeadValidations(Callback):
     "Count the validations of head-only fits by what they ran on: cached features (`_FeatureDL`) or the images through the body"
     order = 99   # after fastai's DistributedTrainer wrapped the loader
-    def __init__(self): self.seen = {}
+    def __init__(self): self.seen,self.head_only = {},False
     def before_fit(self): self.head_only = self.opt.frozen_idx == len(self.opt.param_lists) - 1
     def after_fit(self): self.head_only = False
     def before_validate(self):
-        if getattr(self, 'head_only', False):
+        if self.head_only:
             k = type(getattr(self.dl, 'dl', self.dl)).__name__
             self.seen[k] = self.seen.get(k, 0) + 1
 hv = HeadValidations()
+learn.add_cb(hv)
 from fastai_ft.cache import FeatureCacheCallback
 builds, _build = [], FeatureCacheCallback._build
 def _counted(self): builds.append(1); return _build(self)
 FeatureCacheCallback._build = _counted   # how many times the body's outputs are computed for the cache
-learn.add_cb(hv)
 with learn.distrib_ctx(sync_bn=False, cpu=True, kwargs_handlers=[pg]):   # SyncBatchNorm needs CUDA; cpu=True makes Accelerate use gloo
     if mode == 'recipe':   # the feature cache per process, the weight-decay sweep, the drift, the final choice on gathered items
         r = learn.staged_fine_tune(recipe='auto', epochs=2, freeze_epochs=5, tracker=RunTracker(ckpt_dir=out/'ckpt', rollback=None))

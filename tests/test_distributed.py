@@ -40,7 +40,7 @@ def test_two_processes_agree(mode, tmp_path):
     if mode == 'recipe':   # every head-only epoch validated on the cached features: DDP's rewrites of the body (same values) keep the cache
         assert set(r0['head_validations']) == {'_FeatureDL'} and r0['head_validations']['_FeatureDL'] >= 35, r0['head_validations']
         assert r0['cache_builds'] == r1['cache_builds'] == 1, (r0['cache_builds'], r1['cache_builds'])   # once for the three tries and the head stage
-    if mode == 'recipe': assert len(r0['decisions']) == 7 and r0['decisions'][1].startswith('weight decay of the head:') and 'written into the head exactly' in r0['decisions'][2], r0['decisions']   # the cache ran: a sweep
+        assert len(r0['decisions']) == 7 and r0['decisions'][1].startswith('weight decay of the head:') and 'written into the head exactly' in r0['decisions'][2], r0['decisions']   # the cache ran: a sweep
     w0, w1 = (torch.load(out/f'rank{i}.pth') for i in (0, 1))
     for k in w0: assert torch.equal(w0[k], w1[k]), k                     # identical weights
     ckpts = list((out/'ckpt').glob('*.pth'))

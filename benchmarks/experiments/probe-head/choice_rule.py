@@ -24,7 +24,6 @@ def probe_first(mixes, n_valid, k=5):
     best = best_on_valid(mixes)
     return best if round(best['accuracy']*n_valid) - round(probe['accuracy']*n_valid) >= k else probe
 
-
 def replay(files):
     "Per task: runs with a probe head, each rule's test accuracies, and the benchmark probe's on the same seeds"
     out = defaultdict(lambda: defaultdict(list))

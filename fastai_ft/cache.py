@@ -264,9 +264,14 @@ def _key(self:FeatureCacheCallback):
 
 def _where(ts): return [(t.data_ptr(), t._version) for t in ts]   # moves with any write: in place (the version), or new storage
 
+def _sums(t):
+    "`t`'s sum, sum of squares and sum weighted by position (which a reordering of its values moves), in float64"
+    x = t.detach().double().flatten()
+    return torch.stack([x.sum(), x.square().sum(), x @ torch.arange(1, len(x)+1, dtype=x.dtype, device=x.device)])
+
 def _fingerprint(ts):
-    "Each tensor's sum and sum of squares, in float64 on the CPU"
-    with torch.no_grad(): return torch.stack([torch.stack([t.double().sum(), t.double().square().sum()]) for t in ts]).cpu() if ts else torch.zeros(0, 2, dtype=torch.float64)
+    "`_sums` of each tensor, on the CPU"
+    with torch.no_grad(): return torch.stack([_sums(t) for t in ts]).cpu() if ts else torch.zeros(0, 3, dtype=torch.float64)
 
 @patch
 def _stamp(self:FeatureCacheCallback):

@@ -100,6 +100,7 @@ def compare(label, file): return [label, acc(file, FT), acc(file, PROBE), acc(fi
 R128, R128T, R160, RL2, LS3 = 'recipe4-lite0-128px', 'recipe4-lite0-128px-time', 'recipe4-lite0-160px', 'recipe4-lite2-224px', 'ls3-digits'
 O160, OL2, OD = 'recipe3-lite0-160px', 'recipe3-lite2-224px', 'recipe3-digits-lite0-48px'
 L2C = 'battery-hymenoptera-224-confirm1100'   # Lite2 at 224 px on seeds 1100-1102 (69b29fb), never run before
+L2D = 'battery-hymenoptera-224-guard1200'     # the same recipe on seeds 1200-1202 (0121e38), never run before, 1 thread beside another run
 L2B = 'battery-hymenoptera-224-confirm700'   # Lite2 at 224 px on seeds 700-702 (3790bc7), never run before; battery.py's split: 20% of train/ validates, val/ tests
 RL2H, RHV = 'recipe5-lite2-224px-heldout', 'recipe-lite0-128px-headvalid'   # Lite2 on seeds 300-302, never run before (a7baf67); the 128 px timing of the heads validated on cached features
 EARLIER = ' (earlier run)'
@@ -119,11 +120,13 @@ BATTERY = {'hymenoptera': 'hymenoptera, 128 px (153 test photos)', 'hymenoptera-
 FEW_SHOT = ('hymenoptera-8shot', 'textures-8shot', 'textures-4shot')   # the tasks the few-shot reference and probe decide
 TWO_CLASS = ('hymenoptera', 'hymenoptera-8shot', 'faces')
 Run = namedtuple('Run', 'name seeds code change tasks per_seed')   # per_seed: the seeds its per-seed table names, or None for no such table
-# The battery's runs, battery-<task>-<name>, each version once on seeds no version had run before, newest (the headline) first.
+# The battery's runs, battery-<task>-<name>, each on seeds no version had run before: the headline first, then the others, newest first.
 # Each gets the region battery-<name> (the final run's is `battery`), and battery-<name>-seeds when it has `per_seed`.
 RUNS = [
     Run('confirm1100', '1100-1109', '69b29fb', "the code of 4aa6912 (+ a guard no task reaches), every task and Lite2: the headline", tuple(BATTERY),
         'seeds 1100-1104 (8 photos per class: 1100-1109)'),
+    Run('guard1200', '1200-1209', '0121e38', "nothing: the headline's recipe again, after it (run to test the loss guard, which was dropped)",
+        ('hymenoptera', 'faces', 'textures'), 'seeds 1200-1209'),
     Run('confirm1000', '1000-1019', '4aa6912', 'nothing: the same code on 20 more seeds', ('hymenoptera-8shot',), None),
     Run('confirm900', '900-909', '4aa6912', "the few-shot probe head is scikit-learn's fit", FEW_SHOT, 'seeds 900-904 (8 photos per class: 900-909)'),
     Run('confirm800', '800-809', 'c87515d', "the probe head's C on scikit-learn's scale", TWO_CLASS, 'seeds 800-804 (8 photos per class: 800-809)'),
@@ -135,7 +138,7 @@ RUNS = [
     Run('final', '100-104', '98e66bb', "issue 21's first changes (the head's batches, the budget from the drift, few-shot without a head stage...)", tuple(BATTERY), 'seeds 100-104'),
     Run('baseline', '0-4 (development)', '44c72bb', 'before issue 21', tuple(t for t in BATTERY if t != 'hymenoptera'), None)]   # its table: battery-baseline below
 HEADLINE = lambda task: f'battery-{task}-{RUNS[0].name}'
-EARLIER_RUNS = RUNS[1:]   # the summary table's rows
+EARLIER_RUNS = RUNS[1:]   # the summary table's rows: every run but the headline
 
 def _gaps(file, config=AUTO, base=PROBE):
     b = {r['seed']: r['test'] for r in runs(file, base)}
@@ -193,6 +196,7 @@ TABLES = {
         ['hymenoptera, Lite2, 224 px, held-out seeds 300-302 (a7baf67)', acc(RL2H, FT), acc(RL2H, PROBE), acc(RL2H, AUTO), '-', f'`{RL2H}`'],
         ['hymenoptera, Lite2, 224 px, held-out seeds 700-702 (3790bc7)', acc(L2B, FT), acc(L2B, PROBE), acc(L2B, AUTO), '-', f'`{L2B}`'],
         ['hymenoptera, Lite2, 224 px, held-out seeds 1100-1102 (69b29fb)', acc(L2C, FT), acc(L2C, PROBE), acc(L2C, AUTO), '-', f'`{L2C}`'],
+        ['hymenoptera, Lite2, 224 px, held-out seeds 1200-1202 (the same recipe, 0121e38)', acc(L2D, FT), acc(L2D, PROBE), acc(L2D, AUTO), '-', f'`{L2D}`'],
         [DIGITS, acc(OD, FT), acc(OD, PROBE), acc(LS3, DEMO_LS), acc(OD, DEMO), f'`{LS3}`; the rest `{OD}`']]),
     'recipe-seeds': (['', "`recipe='auto'`", 'without label smoothing', 'linear probe', 'fastai `fine_tune(3)`'], [
         ['Lite0, 128 px', seeds(R128, AUTO), seeds(R128, NO_LS), seeds(R128, PROBE), seeds(R128, FT)],
@@ -201,6 +205,7 @@ TABLES = {
         ['Lite2, 224 px, seeds 300-302', seeds(RL2H, AUTO), '-', seeds(RL2H, PROBE), seeds(RL2H, FT)],
         ['Lite2, 224 px, seeds 700-702', seeds(L2B, AUTO), '-', seeds(L2B, PROBE), seeds(L2B, FT)],
         ['Lite2, 224 px, seeds 1100-1102', seeds(L2C, AUTO), '-', seeds(L2C, PROBE), seeds(L2C, FT)],
+        ['Lite2, 224 px, seeds 1200-1202', seeds(L2D, AUTO), '-', seeds(L2D, PROBE), seeds(L2D, FT)],
         ['digits', seeds(LS3, DEMO_LS), seeds(OD, DEMO), seeds(OD, PROBE), seeds(OD, FT)]]),
     'recipe-time': (['results', 'config timed', '`fine_tune(3)` wall (median)', 'wall / `fine_tune(3)`', "time to `fine_tune(3)`'s final accuracy / its wall"], [
         ['`recipe-lite0-128px-confirm1100` (69b29fb, the code of the headline; alone, 2 threads)', "`recipe='auto'`", wall('recipe-lite0-128px-confirm1100', FT), ratio('recipe-lite0-128px-confirm1100', AUTO), reach('recipe-lite0-128px-confirm1100', AUTO)],

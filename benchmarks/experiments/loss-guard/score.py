@@ -31,6 +31,7 @@ if __name__ == '__main__':
     print("| task | seeds | fine_tune(3) | probe | recipe's rule | loss guard | guard switched | recipe vs guard: won / lost |\n|---|---|---|---|---|---|---|---|")
     for f in files:
         task, rs = rows(f)
+        if not rs: continue   # a run still going, no recipe row yet
         col = lambda k: [r[k] for r in rs]
         p, ft = col('probe'), col('ft')
         cell = lambda k: f"{mean(col(k)):.4f} ({misses(col(k), p)}, {bars(col(k), p, ft)})"

@@ -266,7 +266,8 @@ def _where(ts): return [(t.data_ptr(), t._version) for t in ts]   # moves with a
 
 def _sums(t):
     "`t`'s sum, sum of squares and sum weighted by position (which a reordering of its values moves), in float64"
-    x = t.detach().double().flatten()
+    x = t.detach().flatten()
+    x = (x.cpu() if x.device.type == 'mps' else x).double()   # Apple's MPS has no float64
     return torch.stack([x.sum(), x.square().sum(), x @ torch.arange(1, len(x)+1, dtype=x.dtype, device=x.device)])
 
 def _fingerprint(ts):

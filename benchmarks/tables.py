@@ -103,7 +103,6 @@ L2C = 'battery-hymenoptera-224-confirm1100'   # Lite2 at 224 px on seeds 1100-11
 L2D = 'battery-hymenoptera-224-guard1200'     # the same recipe on seeds 1200-1202 (0121e38), never run before, 1 thread beside another run
 L2B = 'battery-hymenoptera-224-confirm700'   # Lite2 at 224 px on seeds 700-702 (3790bc7), never run before; battery.py's split: 20% of train/ validates, val/ tests
 RL2H, RHV = 'recipe5-lite2-224px-heldout', 'recipe-lite0-128px-headvalid'   # Lite2 on seeds 300-302, never run before (a7baf67); the 128 px timing of the heads validated on cached features
-EARLIER = ' (earlier run)'
 ADAPTIVE = [('budget 8, 128 px, 4 seeds', 'adaptive-128px-budget8'), ('budget 6, 96 px, 4 seeds; 1-2 other jobs', 'adaptive-96px-budget6'),
             ('budget 4, 64 px, 3 seeds; 2-5 other jobs', 'adaptive-64px-budget4')]
 OVERHEAD = ['fastai fine_tune', 'staged (defaults)', "staged bn='freeze' in frozen stage", "staged bn='freeze' + feature cache"]
@@ -138,7 +137,7 @@ RUNS = [
     Run('final', '100-104', '98e66bb', "issue 21's first changes (the head's batches, the budget from the drift, few-shot without a head stage...)", tuple(BATTERY), 'seeds 100-104'),
     Run('baseline', '0-4 (development)', '44c72bb', 'before issue 21', tuple(t for t in BATTERY if t != 'hymenoptera'), None)]   # its table: battery-baseline below
 HEADLINE = lambda task: f'battery-{task}-{RUNS[0].name}'
-EARLIER_RUNS = RUNS[1:]   # the summary table's rows: every run but the headline
+OTHER_RUNS = RUNS[1:]   # the summary table's rows: every run but the headline
 
 def _gaps(file, config=AUTO, base=PROBE):
     b = {r['seed']: r['test'] for r in runs(file, base)}
@@ -181,7 +180,7 @@ KINDS_NOW = {'kinds-hymenoptera-multilabel': 'kinds-hymenoptera-multilabel-headv
 
 TABLES = {
     'battery-runs': (['results', 'seeds', 'code', 'what changed before it', 'tasks', "issue 21's bar not met"],
-        [[f'`-{r.name}`', r.seeds, r.code, r.change, str(len(r.tasks)), shortfalls(r.name, r.tasks)] for r in EARLIER_RUNS]),
+        [[f'`-{r.name}`', r.seeds, r.code, r.change, str(len(r.tasks)), shortfalls(r.name, r.tasks)] for r in OTHER_RUNS]),
     'battery-baseline': (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'` at 44c72bb", 'recipe − probe, worst seed', "issue 21's bar"],
         [[f'{BATTERY[t]} (`battery-{t}-baseline`)', acc(f'battery-{t}-baseline', FT), acc(f'battery-{t}-baseline', PROBE), acc(f'battery-{t}-baseline', AUTO),
           worst_gap(f'battery-{t}-baseline'), bar(f'battery-{t}-baseline')] for t in BATTERY if t != 'hymenoptera']),

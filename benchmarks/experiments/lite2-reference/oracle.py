@@ -25,7 +25,8 @@ def rows():
 def main():
     rs = list(rows())
     cols = list(KINDS.values())
-    print("| run | seed | kept | " + " | ".join(cols) + " | best on test |\n|---" * 1 + "|---" * (len(cols)+3) + "|")
+    print("| run | seed | kept | " + " | ".join(cols) + " | best on test |")
+    print("|---" * (len(cols)+4) + "|")
     for run, seed, kept, c in rs:
         print(f"| {run} | {seed} | {kept:.3f} | " + " | ".join(f"{c[k]:.3f}" for k in cols) + f" | {max(c.values()):.3f} |")
     mean = lambda xs: sum(xs)/len(xs)

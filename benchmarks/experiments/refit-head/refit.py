@@ -27,20 +27,18 @@ import torch
 from battery import TASKS, TEST, AUTO, _candidates_on_test
 from recipe import run_one, CONFIGS
 import fastai_ft.recipe as R
+from fastai_ft.core import _eval_mode
 from fastai.vision.all import *
 
 def head_inputs(learn, dl):
     "The input of the head's first BatchNorm1d ([max, avg]-pooled body outputs) and the targets, in eval mode"
     out, ys = [], []
     h = R._head_layers(learn)[0].register_forward_pre_hook(lambda m, i: out.append(i[0].detach().float()))
-    m = learn.model; modes = [(o, o.training) for o in m.modules()]; m.eval()
     try:
-        with torch.no_grad():
-            for xb, yb in dl: m(xb); ys.append(yb)
-    finally:
-        h.remove()
-        for o, t in modes: o.training = t
-    x = torch.cat(out); return x[:, x.shape[1]//2:], torch.cat(ys).as_subclass(torch.Tensor).long()
+        with torch.no_grad(), _eval_mode(learn.model):
+            for xb, yb in dl: learn.model(xb); ys.append(yb)
+    finally: h.remove()
+    x = torch.cat(out); return x[:, R._avg_cols(learn, x.shape[1])], torch.cat(ys).as_subclass(torch.Tensor).long()
 
 def refit(learn, tdl):
     "Test accuracy of the recipe's probe refitted on the body `learn` holds, its C and validation accuracy"
@@ -50,11 +48,12 @@ def refit(learn, tdl):
     return dict(test=float(((xs @ W.T + b).argmax(1) == ys).float().mean()), C=C, valid=max(r['accuracy'] for r in rows))
 
 def with_refits(choose):
+    "`choose_weights` that, after choosing, refits the probe on the mix's and the fine-tuned body (`learn.refits`)"
     def _f(learn, cands, *args, **kw):
         name, rows, why = choose(learn, cands, *args, **kw)
         learn.refits = {}
         for n in cands:
-            if n.startswith(('the 0.5 mix', 'the fine-tuned weights')):
+            if n.startswith(CANDS[:2]):
                 R.load_state(learn, cands[n]); learn.refits[n] = refit(learn, TEST['tdl'])
         R.load_state(learn, cands[name])
         return name, rows, why

@@ -1,8 +1,7 @@
 """A held-out battery (issue 21): fine_tune(3), the linear probe and recipe='auto' on several real-image tasks, per seed.
 
-    python benchmarks/battery.py --tasks digits faces textures --seeds 3 [--first-seed 0] [--configs ...] [--name NAME]
-    python benchmarks/battery.py --merge results/battery-digits-a.json results/battery-digits-b.json --name NAME
-    python benchmarks/battery.py --summary [--name NAME]      # one table across tasks from the result files (runs nothing)
+    python benchmarks/battery.py --tasks digits faces textures --seeds 3 [--first-seed 0] [--configs ...] --name RUN
+    python benchmarks/battery.py --summary --name RUN     # the run's tables from its results file (runs nothing)
 
 Every task draws a fresh random split per seed (seeds never run before give test splits never looked at): validation
 for every decision (trackers, the probe's C, the recipe's choices), test only for the score; no image (for textures, no
@@ -18,11 +17,12 @@ pixel) is in two splits. Model: the pretrained EfficientNet-Lite0 (`lite_learner
     textures-4shot     4 tiles per class to train, 15 to validate, the other 45 to test; bs 4
     textures-8shot     8 tiles per class to train, 15 to validate, the other 41 to test; bs 8
 
-Writes benchmarks/results/battery-<task>[-NAME].json after every run (recipe.py's format: args, rows, summary, so a
-killed run keeps its rows and recipe.py's tooling reads them) and battery-<task>[-NAME].md at the end of the task.
+Writes benchmarks/results/battery-RUN.json after every run (record.py: the command, commit and seeds; each task's data
+and arguments in `tasks`; every run in `rows`, with its `task`), so a killed run keeps its rows; processes side by side
+with the same --name add their tasks or seeds to the one file. Prints each task's table at its end.
 The bar (issue 21): recipe='auto''s mean test accuracy >= the better of the probe's and fine_tune(3)'s, and no seed of
 the recipe more than 0.03 below the probe on that seed."""
-import argparse, json, os, shlex, shutil, subprocess, sys
+import argparse, json, os, shutil
 from pathlib import Path
 from sklearn.model_selection import train_test_split
 from fastai.vision.all import *
@@ -30,6 +30,7 @@ import fastai_ft
 from fastai_ft.models import lite_stats
 import fastai_ft.recipe
 from recipe import protocol_dls, run_one, summarise, CONFIGS, recipe, test_accuracy
+from record import RESULTS, save
 
 ROOT = Path(__file__).parent
 HYMENOPTERA = Path(os.environ.get('FASTAI_FT_HYMENOPTERA', ROOT.parent.parent/'shared'/'data'/'hymenoptera'))
@@ -153,8 +154,7 @@ def table(task, summary, a):
     seeds = sorted({int(s) for o in summary for s in o['per_seed']})
     by = {o['config']: o for o in summary}
     lines = [f"### {task}", "", f"Data: {a['n_train']} train / {a['n_valid']} valid / {a['n_test']} test images (one test image = {1/a['n_test']:.4f}), "
-             f"{a['size']} px, bs {a['bs']}, {'`aug_transforms`' if a['aug'] else 'no augmentation'}; arch {a['arch']}, torch threads {a['threads']}  ",
-             f"Command: `{a['command']}`", "",
+             f"{a['size']} px, bs {a['bs']}, {'`aug_transforms`' if a['aug'] else 'no augmentation'}; arch {a['arch']}, torch threads {a['threads']}", "",
              "| config | " + " | ".join(f'seed {s}' for s in seeds) + " | mean | sd | min | valid mean | wall s (median) | bar |",
              "|---" * (len(seeds)+7) + "|"]
     for o in summary:
@@ -164,25 +164,6 @@ def table(task, summary, a):
                      f"{bar(by) if o['config'] == AUTO else ''} |")
     return '\n'.join(lines) + '\n'
 
-def save(task, rows, args, info):
-    out = ROOT/'results'; out.mkdir(exist_ok=True)
-    name = f"battery-{task}" + (f"-{args.name}" if args.name else '')
-    a = {**vars(args), **info, 'task': task}
-    summary = summarise(rows) if rows else []
-    (out/f'{name}.json').write_text(json.dumps(dict(args=a, rows=rows, summary=summary), indent=1, default=str))
-    return out/name, summary, a
-
-def combined(files):
-    "One markdown table across the result files: a row per task and config, test accuracy per seed"
-    lines = ["| task | config | test per seed | mean | sd | min | valid mean | wall s (median) | bar |", "|---|---|---|---|---|---|---|---|---|"]
-    for f in files:
-        d = json.loads(Path(f).read_text()); by = {o['config']: o for o in d['summary']}
-        for o in d['summary']:
-            ps = ', '.join(f"{k}: {v:.3f}" for k, v in sorted(o['per_seed'].items(), key=lambda kv: int(kv[0])))
-            lines.append(f"| {d['args']['task']} | {o['config']} | {ps} | {o['test_mean']:.4f} | {o['test_sd']:.4f} | {o['test_min']:.3f} | "
-                         f"{o['valid_mean']:.4f} | {o['wall_median']:.1f} | {bar(by) if o['config'] == AUTO else ''} |")
-    return '\n'.join(lines + ['', 'Files: ' + ', '.join(f'`{Path(f).name}`' for f in files)]) + '\n'
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--tasks', nargs='+', default=[t for t in TASKS if t not in ('hymenoptera', 'hymenoptera-224')], choices=list(TASKS))
@@ -190,40 +171,28 @@ def main():
     p.add_argument('--seed-list', type=int, nargs='+', help='these seeds instead of --seeds/--first-seed')
     p.add_argument('--configs', nargs='+', default=[FT, PROBE, AUTO], help=f"known: {', '.join([PROBE, *CONFIGS])}")
     p.add_argument('--arch', default='lite0'); p.add_argument('--threads', type=int, default=1)
-    p.add_argument('--name', default=None, help='suffix of the result files: results/battery-<task>-NAME.json')
-    p.add_argument('--merge', nargs='+', help='result files to combine per task into battery-<task>-NAME (runs nothing)')
+    p.add_argument('--name', default='dev', help='the run: results/battery-NAME.json holds every task of it')
     p.add_argument('--candidates', action='store_true', help="also score each of the recipe's final candidates on test (analysis only; the recipe chooses on validation before)")
-    p.add_argument('--summary', nargs='*', help='print one table across these result files (default: every battery-*[-NAME].json; runs nothing)')
+    p.add_argument('--summary', action='store_true', help="print the run's tables from results/battery-NAME.json (runs nothing)")
     args = p.parse_args()
-    args.command = 'python benchmarks/battery.py ' + shlex.join(sys.argv[1:])
-    if args.summary is not None:
-        files = args.summary or sorted(f for f in (ROOT/'results').glob(f"battery-*{'-'+args.name if args.name else ''}.json"))
-        md = combined(files); print(md)
-        if args.name: (ROOT/'results'/f'battery-{args.name}.md').write_text(md)
-        return
-    if args.merge:
-        tasks = {}
-        for f in args.merge:
-            d = json.loads(Path(f).read_text()); tasks.setdefault(d['args']['task'], (d['args'], []))[1].extend(d['rows'])
-        for task, (a, rows) in tasks.items():
-            info = {k: a[k] for k in ('n_train', 'n_valid', 'n_test', 'classes', 'size', 'bs', 'aug', 'package', 'commit') if k in a}
-            path, summary, a = save(task, rows, args, {**info, 'merged': args.merge})
-            md = table(task, summary, a); path.with_suffix('.md').write_text(md); print(md)
+    name, of = f'battery-{args.name}', lambda rows, task: [r for r in rows if r['task'] == task]
+    if args.summary:
+        d = json.loads((RESULTS/f'{name}.json').read_text())
+        for task, a in d['tasks'].items(): print(table(task, summarise(of(d['rows'], task)), a))
         return
     torch.set_num_threads(args.threads)
     if args.candidates: fastai_ft.recipe.choose_weights = _candidates_on_test(fastai_ft.recipe.choose_weights)
-    git = lambda *c: subprocess.run(['git', '-C', str(Path(fastai_ft.__file__).parent), *c], capture_output=True, text=True)
-    commit = git('rev-parse', 'HEAD').stdout.strip() + ('+changes' if git('status', '--porcelain', '.').stdout.strip() else '')   # of the package measured
+    settings = {k: v for k, v in vars(args).items() if k not in ('tasks', 'seeds', 'first_seed', 'seed_list', 'name', 'summary')}
     for task in args.tasks:
         rows, info = [], None
         for seed in args.seed_list or range(args.first_seed, args.first_seed + args.seeds):
             dls, tdl = TASKS[task](seed)
             if args.candidates: TEST['tdl'] = tdl
-            info = info or dict(describe(dls, tdl), package=fastai_ft.__file__, commit=commit)
-            for name in args.configs:
+            info = info or dict(describe(dls, tdl), **settings, package=fastai_ft.__file__)
+            for config in args.configs:
                 target = next((r['test'] for r in rows if r['seed'] == seed and r['config'] == FT), None)   # fine_tune(3) first: time to reach it
-                rows.append(run_one(args, dls, tdl, name, seed, target)); print(json.dumps({'task': task, **rows[-1]}, default=str), flush=True)
-                path, summary, a = save(task, rows, args, info)
-        md = table(task, summary, a); path.with_suffix('.md').write_text(md); print(md, flush=True)
+                rows.append(dict(task=task, **run_one(args, dls, tdl, config, seed, target))); print(json.dumps(rows[-1], default=str), flush=True)
+                every = save(name, rows, tasks={task: info})
+        print(table(task, summarise(of(every, task)), info), flush=True)
 
 if __name__ == '__main__': main()

@@ -1,14 +1,13 @@
 """Training-step and inference time of EfficientNet-Lite with `lite_learner`'s channels-last weights against the default
-layout, side by side in one process (alternating), median over repeats. Writes results/channels-last.{json,md}.
+layout, side by side in one process (alternating), median over repeats. Writes results/channels-last.json (record.py)
+and prints its table.
 
     python benchmarks/channels_last.py [--threads 1] [--repeats 7]"""
-import argparse, json, statistics as st, time
-from pathlib import Path
+import argparse, statistics as st, time
 import torch
 from fastai.vision.all import *
 from fastai_ft.models import lite_learner, digits_folder, folder_dls
-
-OUT = Path(__file__).parent/'results'
+from record import save
 
 def step_times(learn, x, y, repeats):
     "Median seconds of one training step (forward, loss, backward) and of one no-grad forward in eval mode"
@@ -42,8 +41,7 @@ def main():
         t = {cl: step_times(l, x, y, args.repeats) for cl,l in learners.items()}
         rows.append(dict(arch=arch, size=size, bs=args.bs, **{f'{k}_{n}': t[cl][k] for cl,n in ((False, 'default'), (True, 'channels_last')) for k in t[cl]}))
         print(rows[-1], flush=True)
-    OUT.mkdir(exist_ok=True)
-    (OUT/'channels-last.json').write_text(json.dumps(dict(args=vars(args), torch=torch.__version__, rows=rows), indent=1))
+    save('channels-last', rows, seeds=[0], args=vars(args), torch=torch.__version__)   # one batch of folder_dls(seed=0)
     md = [f"Command: `python benchmarks/channels_last.py --threads {args.threads} --repeats {args.repeats}` (torch {torch.__version__}, "
           f"{args.threads} thread(s), batch {args.bs}, median of {args.repeats} repeats, all groups trainable)\n",
           '| model | size | training step, default (s) | channels-last (s) | ratio | inference, default (s) | channels-last (s) | ratio |',
@@ -52,7 +50,6 @@ def main():
         md.append(f"| {r['arch']} | {r['size']} px | {r['train_step_default']:.3f} | {r['train_step_channels_last']:.3f} | "
                   f"{r['train_step_default']/r['train_step_channels_last']:.2f}x | {r['inference_default']:.3f} | "
                   f"{r['inference_channels_last']:.3f} | {r['inference_default']/r['inference_channels_last']:.2f}x |")
-    (OUT/'channels-last.md').write_text('\n'.join(md) + '\n')
     print('\n'.join(md))
 
 if __name__ == '__main__': main()

@@ -2,7 +2,6 @@
 
     python benchmarks/kinds.py --tasks hymenoptera-multilabel digits-regression textures-segmentation --seeds 3 [--first-seed 0]
     python benchmarks/kinds.py --summary          # one table across the kinds-*.json result files (runs nothing)
-    python benchmarks/kinds.py --tables results/kinds-*.json   # rewrite their .md tables from the .json (runs nothing)
 
 Per seed a fresh split: validation decides everything (trackers, the probe's regularisation, every choice of the
 recipe), test only scores. Every config of a seed gets the same DataLoaders and the same seeded fresh learner
@@ -28,8 +27,9 @@ Configs: fastai's `fine_tune(3)`; the head-only floor (multi-label: one-vs-rest 
 on the frozen body's average-pooled features, regularisation chosen on validation, as recipe.linear_probe; segmentation:
 `freeze()` then `fit_one_cycle(10, 1e-3)`, the decoder alone); `staged_fine_tune(recipe='auto')` with no arguments;
 and, as a reference, the best constant guess fitted on train (no model).
-Writes benchmarks/results/kinds-<task>.json after every run (recipe.py's format: args, rows, summary) and kinds-<task>.md."""
-import argparse, json, os, shlex, statistics as st, subprocess, sys, time, warnings
+Writes benchmarks/results/kinds-<task>[-NAME].json after every run (record.py: the command, commit and seeds, then args
+and rows) and prints each task's table at its end."""
+import argparse, json, os, statistics as st, time, warnings
 from pathlib import Path
 from fastai.vision.all import *
 import fastai_ft
@@ -37,6 +37,7 @@ from fastai_ft.all import *
 from fastai_ft.models import lite_learner, lite_stats, lite_split, efficientnet_lite
 from recipe import seed_run
 from battery import HYMENOPTERA, photo, digits_files, split
+from record import save
 
 ROOT = Path(__file__).parent
 FT, FLOOR, AUTO = 'fastai fine_tune(3)', 'head-only floor', "recipe='auto'"
@@ -267,14 +268,14 @@ def summarise(rows, lower):
     return out
 
 def table(d):
-    a, summary = d['args'], d['summary']
+    a = d['args']; summary = summarise(d['rows'], a['lower'])
     seeds = sorted({int(s) for o in summary for s in o['per_seed']})
     f = lambda v, n=4: '-' if v is None else f'{v:.{n}f}'
     lines = [f"### {a['task']} ({a['kind']})", "",
              f"Data: {a['n_train']} train / {a['n_valid']} valid / {a['n_test']} test images, {a['size']} px, bs {a['bs']}, "
              f"{'`aug_transforms`' if a['aug'] else 'no augmentation'}; loss {a['loss']}; test score: {a['metric'].split(' (lower')[0]}, "
-             f"{'lower' if a['lower'] else 'higher'} is better; head-only floor: {a['floor']}; torch threads {a['threads']}, package {a['commit']}  ",
-             f"Command: `{a['command']}`", "",
+             f"{'lower' if a['lower'] else 'higher'} is better; head-only floor: {a['floor']}; torch threads {a['threads']}, commit {d['commit']}  ",
+             f"Command: `{d['command']}`", "",
              "| config | " + " | ".join(f'seed {s}' for s in seeds) + f" | mean | sd | worst | valid mean | wall s (median) | wall / fine_tune(3) |",
              "|---" * (len(seeds)+7) + "|"]
     for o in summary:
@@ -291,18 +292,11 @@ def combined(files):
     lines = ["| task | score (direction) | config | test per seed | mean | sd | worst | valid mean | wall s (median) |", "|---|---|---|---|---|---|---|---|---|"]
     for fn in files:
         d = json.loads(Path(fn).read_text()); a = d['args']
-        for o in d['summary']:
+        for o in summarise(d['rows'], a['lower']):
             ps = ', '.join(f"{k}: {v:.4f}" for k, v in sorted(o['per_seed'].items(), key=lambda kv: int(kv[0])))
             lines.append(f"| {a['task']} | {a['metric'].split(' (')[0]} ({'lower' if a['lower'] else 'higher'} is better) | {o['config']} | {ps} | "
                          f"{o['test_mean']:.4f} | {o['test_sd']:.4f} | {o['test_worst']:.4f} | {o['valid_mean']:.4f} | {o['wall_median']:.1f} |")
     return '\n'.join(lines + ['', 'Files: ' + ', '.join(f'`{Path(fn).name}`' for fn in files)]) + '\n'
-
-def save(rows, a):
-    out = ROOT/'results'; out.mkdir(exist_ok=True)
-    d = dict(args=a, rows=rows, summary=summarise(rows, a['lower']) if rows else [])
-    path = out/f"kinds-{a['task']}{'-'+a['name'] if a['name'] else ''}"
-    path.with_suffix('.json').write_text(json.dumps(d, indent=1, default=str))
-    return path, d
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -312,28 +306,22 @@ def main():
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--name', default=None, help='suffix of the result files: results/kinds-<task>-NAME.json')
     p.add_argument('--summary', nargs='*', help='print one table across these result files (default: every kinds-<task>.json; runs nothing)')
-    p.add_argument('--tables', nargs='+', help="rewrite each result file's .md from its .json (runs nothing)")
     args = p.parse_args()
-    for fn in args.tables or []: Path(fn).with_suffix('.md').write_text(table(json.loads(Path(fn).read_text())))
-    if args.tables: return
     if args.summary is not None:
         print(combined(args.summary or [ROOT/'results'/f'kinds-{t}.json' for t in TASKS if (ROOT/'results'/f'kinds-{t}.json').exists()])); return
     torch.set_num_threads(args.threads)
-    git = lambda *c: subprocess.run(['git', '-C', str(Path(fastai_ft.__file__).parent), *c], capture_output=True, text=True)
-    commit = git('rev-parse', 'HEAD').stdout.strip() + ('+changes' if git('status', '--porcelain', '.').stdout.strip() else '')   # of the package measured
-    command = 'python benchmarks/kinds.py ' + shlex.join(sys.argv[1:])
     for name in args.tasks:
         rows, a = [], None
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             task = TASKS[name](seed)
             if a is None:
                 x = task.dls.valid.one_batch()[0]
-                a = dict(vars(args), command=command, task=name, package=fastai_ft.__file__, commit=commit, cpu_count=os.cpu_count(),
+                a = dict(vars(args), task=name, package=fastai_ft.__file__, cpu_count=os.cpu_count(),
                          n_train=len(task.dls.train_ds), n_valid=len(task.dls.valid_ds), n_test=len(task.tdl.dataset), size=x.shape[-1], bs=task.dls.bs,
                          lower=task.lower, **{k: v for k, v in task.what.items() if k != 'probe'}, floor=task.what['probe']['fit'])
             for config in args.configs:
                 rows.append(run_one(task, config, seed)); print(json.dumps({'task': name, **rows[-1]}, default=str), flush=True)
-                path, d = save(rows, a)
-        md = table(d); path.with_suffix('.md').write_text(md); print(md, flush=True)
+                save(f"kinds-{name}{'-'+args.name if args.name else ''}", rows, args=a)
+        print(table(json.loads((ROOT/'results'/f"kinds-{name}{'-'+args.name if args.name else ''}.json").read_text())), flush=True)
 
 if __name__ == '__main__': main()

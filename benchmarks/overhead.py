@@ -10,13 +10,15 @@ epochs at one epoch budget (`adaptive`).
 --arch: 'lite0' (pretrained EfficientNet-Lite0, fastai_ft.models.lite0_learner, its own normalisation) or a timm
         name used through vision_learner(..., splitter=auto_split) (its weights must be available offline).
 Configs run interleaved (seed 0 of every config, then seed 1, ...) so that drifts in machine load hit all alike,
-after one untimed warm-up run. Writes benchmarks/results/<mode>.json and <mode>.md: accuracy (mean, sd, range),
-epochs, wall time per run, median time per frozen epoch (and per frozen epoch after the first), peak RSS growth,
-and ratios to fine_tune as medians over seeds of the per-seed ratio."""
+after one untimed warm-up run. Writes benchmarks/results/<name, default the mode>.json (record.py: the command, commit and
+seeds, then every run: accuracy, epochs, wall time, time per frozen epoch, peak RSS growth; processes side by side with
+the same --name, on other seeds, add their rows to it) and prints the table: the summary, and ratios to fine_tune as
+medians over seeds of the per-seed ratio."""
 import argparse, json, os, statistics as st, sys, threading, time
 from pathlib import Path
 from fastai.vision.all import *
 from fastai_ft.all import *
+from record import save
 
 ROOT = Path(__file__).parent
 
@@ -135,23 +137,18 @@ def main():
     p.add_argument('--freeze', type=int, default=3); p.add_argument('--total', type=int, default=6)
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--name', help='results file name (default: the mode), to keep runs with other settings')
-    p.add_argument('--merge', nargs='+', help='results JSON files of runs split by --first-seed: combine their rows into one table, running nothing')
     p.add_argument('--first-seed', type=int, default=0, help='seeds run are first-seed .. first-seed+seeds-1')
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    if args.mode != 'adaptive' and not args.merge:   # the adaptive comparison is about accuracy; the others are timed
+    if args.mode != 'adaptive':   # the adaptive comparison is about accuracy; the others are timed
         first = next(iter(configs(args).values()))
         run(args, 'warm-up', 0, first)  # untimed: first-run costs (allocator, lazy imports) hit no config
-    rows = [r for f in args.merge or [] for r in json.loads(Path(f).read_text())['rows']]
-    if args.merge: args.seeds = len({r['seed'] for r in rows})
-    for seed in range(args.first_seed, args.first_seed + args.seeds) if not args.merge else []:
+    rows = every = []
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for name, fn in configs(args).items():
             rows.append(run(args, name, seed, fn)); print(json.dumps(rows[-1]), flush=True)
-    summary = summarise(rows)
-    out = ROOT/'results'; out.mkdir(exist_ok=True)
-    (out/f'{args.name or args.mode}.json').write_text(json.dumps(dict(args=vars(args), rows=rows, summary=summary), indent=1))
-    md = markdown_adaptive(summary, rows, args) if args.mode == 'adaptive' else markdown(summary, args)
-    (out/f'{args.name or args.mode}.md').write_text(md)
-    print(md)
+            every = save(args.name or args.mode, rows, args={k: v for k, v in vars(args).items() if k not in ('seeds', 'first_seed', 'name')})
+    summary = summarise(every)
+    print(markdown_adaptive(summary, every, args) if args.mode == 'adaptive' else markdown(summary, args))
 
 if __name__ == '__main__': main()

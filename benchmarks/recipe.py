@@ -11,12 +11,14 @@ interleaved by seed. Reported per config: test accuracy (mean, sd, min, per seed
 its ratio to fine_tune(3)'s on the same seed, and the time at which the run first held weights whose test accuracy
 reached fine_tune(3)'s final one (test accuracy measured at the start of the run, after every epoch of a frozen stage until that
 accuracy is reached, at the end of every stage and after every unfrozen epoch; fine_tune(3) runs first on each seed; the time spent
-measuring it is not counted). Writes benchmarks/results/<name>.json and <name>.md."""
+measuring it is not counted). Writes benchmarks/results/<name>.json after every run (record.py: the command, commit and
+seeds; processes side by side with the same --name, say on other seeds, add their rows to it) and prints the tables."""
 import argparse, json, os, random, statistics as st, sys, time
 from pathlib import Path
 from fastai.vision.all import *
 from fastai_ft.all import *
 from fastai_ft.models import lite_learner, lite_stats, digits_folder, folder_dls
+from record import save
 
 ROOT = Path(__file__).parent
 DATA = Path(os.environ.get('FASTAI_FT_HYMENOPTERA', ROOT.parent.parent/'shared'/'data'/'hymenoptera'))
@@ -193,26 +195,21 @@ def main():
     p.add_argument('--configs', nargs='+', default=['fastai fine_tune(3)', 'linear probe', "recipe='auto'"],
                    help=f"configs to run (default: the three compared); 'all' for every ablation too; known: {', '.join(['linear probe', *CONFIGS])}")
     p.add_argument('--threads', type=int, default=2); p.add_argument('--name', default=None)
-    p.add_argument('--merge', nargs='+', help='results JSON files to combine into one table (runs nothing)')
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     if args.configs == ['all']: args.configs = ['fastai fine_tune(3)', 'linear probe', *list(CONFIGS)[1:]]
     if args.digits: args.size = 48 if args.size == 128 else args.size
-    rows = [r for f in args.merge or [] for r in json.loads(Path(f).read_text())['rows']]
-    for seed in [] if args.merge else range(args.first_seed, args.first_seed + args.seeds):
-        dls, tdl = digits_dls(args.size, seed) if args.digits else protocol_dls(Path(args.data), args.size, seed)
-        args.n_test = len(tdl.dataset)
-        for name in args.configs:
-            target = next((r['test'] for r in rows if r['seed'] == seed and r['config'] == 'fastai fine_tune(3)'), None)   # fine_tune runs first
-            rows.append(run_one(args, dls, tdl, name, seed, target)); print(json.dumps(rows[-1]), flush=True)
     args.data_name = 'digits (sklearn)' if args.digits else Path(args.data).name
     args.test_name = 'valid/' if args.digits else 'val/'
-    merged_n = [json.loads(Path(f).read_text())['args'].get('n_test') for f in args.merge or []]
-    args.n_test = getattr(args, 'n_test', None) or next((n for n in merged_n if n), None) or len(get_image_files(Path(args.data)/'val'))
-    summary = summarise(rows)
     name = args.name or f"recipe-{'digits' if args.digits else Path(args.data).name}-{args.arch}-{args.size}px"
-    out = ROOT/'results'; out.mkdir(exist_ok=True)
-    (out/f'{name}.json').write_text(json.dumps(dict(args={k: v for k, v in vars(args).items()}, rows=rows, summary=summary), indent=1, default=str))
-    md = markdown(summary, args); (out/f'{name}.md').write_text(md); print(md)
+    rows = every = []
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        dls, tdl = digits_dls(args.size, seed) if args.digits else protocol_dls(Path(args.data), args.size, seed)
+        args.n_test = len(tdl.dataset)
+        for config in args.configs:
+            target = next((r['test'] for r in rows if r['seed'] == seed and r['config'] == 'fastai fine_tune(3)'), None)   # fine_tune runs first
+            rows.append(run_one(args, dls, tdl, config, seed, target)); print(json.dumps(rows[-1]), flush=True)
+            every = save(name, rows, args={k: v for k, v in vars(args).items() if k not in ('seeds', 'first_seed', 'name')})
+    print(markdown(summarise(every), args))
 
 if __name__ == '__main__': main()

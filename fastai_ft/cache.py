@@ -172,6 +172,11 @@ class FeatureCacheCallback(Callback):
         self.stage_bn = self.learn.stage.bn
         if self.learn.stage.n_train > 1: self.clear()
     def after_stage(self): self.stage_bn = None
+
+    @property
+    def stage_epoch(self):
+        "The epoch of the running stage (a resumed stage's fit counts again from 0, `offset` epochs in), else of the fit"
+        return self.epoch + (self.learn.stage.offset if self.stage_bn is not None else 0)
     def after_run(self): self.clear()
 
     def before_fit(self):
@@ -193,7 +198,7 @@ class FeatureCacheCallback(Callback):
     def before_train(self):
         if not self.active or self.learn.dl is not self.learn.dls.train: return
         if self.tdl is None: self._build()
-        self.tdl.k = self.epoch % self.tdl.feats.shape[0]
+        self.tdl.k = self.stage_epoch % self.tdl.feats.shape[0]
         self.tdl.rng,self.learn.dl = self.loaders[0].rng,self.tdl   # distributed: fastai wraps it next, and each process draws its shard
 
     def after_train(self):

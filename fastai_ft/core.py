@@ -12,8 +12,8 @@ with warnings.catch_warnings():   # fastai.layers calls torch.jit.script when im
     from fastai.basics import *
 
 # %% auto #0
-__all__ = ['recipes', 'bn_policies', 'PlanError', 'main_values', 'unwrap', 'disc_lrs', 'Stage', 'StagePlan', 'plan_stages',
-           'check_budget', 'stage_epochs']
+__all__ = ['recipes', 'bn_policies', 'PlanError', 'main_values', 'min_values', 'unwrap', 'disc_lrs', 'Stage', 'StagePlan',
+           'plan_stages', 'check_budget', 'stage_epochs']
 
 # %% ../nbs/00_core.ipynb #5b2ae401
 class PlanError(ValueError):
@@ -23,14 +23,23 @@ class PlanError(ValueError):
 recipes = {}   # `staged_fine_tune(recipe=name)`'s registry: name -> `f(learn, plan_only, **explicit)`; `fastai_ft.recipe` adds 'auto'
 
 # %% ../nbs/00_core.ipynb #1c752fd4
-def main_values(vals:list # numbers this process computed (e.g. an epoch's losses and metrics)
-               )->list:
-    "`vals` as the main process computed them (unchanged when not distributed)"
+def _collective(vals, f):
+    "`vals` after the collective `f` (in place, on a float64 tensor) across every process; unchanged when not distributed"
     if num_distrib() <= 1 or not torch.distributed.is_initialized(): return list(vals)
     dev = 'cuda' if torch.distributed.get_backend() == 'nccl' else 'cpu'
     t = torch.tensor([float(v) for v in vals], dtype=torch.float64, device=dev)
-    torch.distributed.broadcast(t, 0)
+    f(t)
     return t.tolist()
+
+def main_values(vals:list # numbers this process computed (e.g. an epoch's losses and metrics)
+               )->list:
+    "`vals` as the main process computed them (unchanged when not distributed)"
+    return _collective(vals, lambda t: torch.distributed.broadcast(t, 0))
+
+def min_values(vals:list # numbers this process computed (e.g. the index of what went wrong, or one more than the last when nothing did)
+              )->list:
+    "Each of `vals` at its smallest over every process (unchanged when not distributed)"
+    return _collective(vals, lambda t: torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MIN))
 
 def unwrap(m:nn.Module)->nn.Module:
     "The model inside a `DistributedDataParallel` (or similar) wrapper"

@@ -102,7 +102,7 @@ def staged():
         r = learn.staged_fine_tune(2, unfreeze='gradual', bn=['freeze', 'freeze_stats', 'train'], tracker=RunTracker(ckpt_dir=False))
     yield 'fixed', summary(r, learn), learn
 
-def nonfinite():   # every process acts on the main process's view of the batch and of the loss
+def nonfinite():   # a NaN batch on one process stops every process, whichever it is on
     for bad in (1, 0):
         learn = learner()
         with distrib(learn):

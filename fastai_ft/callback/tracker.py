@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from fastai.basics import *
 from fastai.callback.tracker import TrackerCallback
-from ..core import main_values, unwrap
+from ..core import main_values, min_values, unwrap
 from ..task import infer_comp
 
 # %% auto #0
@@ -110,18 +110,23 @@ class RunTracker(TrackerCallback):
     def before_batch(self):
         "Until the stage's first finite loss, check each batch's data before the model sees it (BatchNorm statistics included)"
         if not self.training or self.diverge is None or self.finite: return
-        bad = [c for c,o in zip(nonfinite_causes, (self.xb, self.yb)) if not _finite(o)]
-        if main_values([bool(bad)])[0]: self._non_finite(bad[0] if bad else 'inputs')
+        bad = [i for i,o in enumerate((self.xb, self.yb)) if not _finite(o)]
+        self._stop_if(bad[0] if bad else None)
+
+    def _stop_if(self, cause):
+        "Stop the stage when any process has a `cause` (an index of `nonfinite_causes`): one process's NaN reaches every process's weights"
+        k = int(min_values([len(nonfinite_causes) if cause is None else cause])[0])   # the same on every process
+        if k < len(nonfinite_causes): self._non_finite(nonfinite_causes[k])
 
     def after_loss(self):
         "End the stage before its step on a NaN/inf loss"
         if not self.training or self.diverge is None: return
-        if np.isfinite(main_values([self.loss.detach().mean()])[0]): self.finite = True
-        else: self._non_finite(nonfinite_cause(self.learn))
+        self._stop_if(None if np.isfinite(float(self.loss.detach().mean())) else nonfinite_causes.index(nonfinite_cause(self.learn)))
+        self.finite = True
 
     def _non_finite(self, cause):
-        "Stop the stage on the main process's `cause`: the LR is to blame only for predictions after a finite step"
-        cause,st = nonfinite_causes[int(main_values([nonfinite_causes.index(cause)])[0])],self.stage
+        "Stop the stage on `cause`, which every process agrees on: the LR is to blame only for predictions after a finite step"
+        st = self.stage
         if cause == 'predictions' and self.finite: st.reason = 'diverged'
         else: st.reason,st.non_finite = 'non_finite',dict(cause=cause, batch=self.iter, epoch=self.epoch+getattr(st, 'offset', 0), first=not self.finite)
         raise CancelFitException()

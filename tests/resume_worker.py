@@ -9,7 +9,7 @@ import io, os, sys, time, traceback
 from pathlib import Path
 import torch
 torch.set_num_threads(1)
-from fastai.basics import set_seed
+from fastai.basics import set_seed, Callback
 from fastai_ft.all import *
 
 _save = torch.save
@@ -24,6 +24,11 @@ def slow_save(delay):
         print('W-', flush=True)
     return _inner
 
+class Epochs(Callback):
+    "Print `epoch N` as each epoch of the run ends (N counted over the whole run), so the test sees where a resumed run picks up"
+    order = StageRecorder.order+1
+    def after_epoch(self): print(f'epoch {len(self.learn.stage_recorder.rows)-1}', flush=True)
+
 def run(out:Path):
     "The run under test; its result (history, weights, stages, best) goes to out/'result.pth'"
     set_seed(0)
@@ -32,7 +37,7 @@ def run(out:Path):
     print('ready', flush=True)
     with learn.no_bar(), learn.no_logging():
         r = learn.staged_fine_tune(3, freeze_epochs='auto', unfreeze='gradual', plateau=Plateau(min_delta=0.02, max_epochs=3),
-                                   total_epochs=8, base_lr=1e-2, tracker=tracker, resume=out/'run.pth')
+                                   total_epochs=8, base_lr=1e-2, tracker=tracker, resume=out/'run.pth', cbs=Epochs())
     res = dict(history=to_columns(learn.stage_history.to_dict('records')), weights=learn.model.state_dict(), run_id=tracker.run_id,
                stages=[[s.name, s.epochs_run, s.reason, str(s.rollback)] for s in r], best_at=r.best_at,
                best=str(tracker.files[r.best_at['stage']]))

@@ -1,8 +1,6 @@
 "BatchNorm policies on real data: pretrained EfficientNet-Lite0 fine-tuned on scikit-learn's handwritten digits."
-import pytest
 from fastai_ft.callback.bn import BNPolicyCallback, bn_gap, bn_advice
-
-models = pytest.importorskip('fastai_ft.models', reason="fastai_ft.models (EfficientNet-Lite0 and digits) is not exported yet")
+import fastai_ft.models as models
 
 def _frozen_fit(policy, path):
     "One frozen epoch of Lite0 on digits with `policy`; the gap on training items and the validation accuracy"

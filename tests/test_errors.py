@@ -69,7 +69,7 @@ def interrupted(path, **kw):
     "A real state file: the issue's `staged_fine_tune(3, freeze_epochs=2, resume=path)` interrupted in stage 1"
     learn = synth_staged_learner(3)
     with learn.no_bar(), learn.no_logging(), pytest.raises(KeyboardInterrupt), pytest.warns(UserWarning, match='holds it up to its last complete epoch'):
-        learn.staged_fine_tune(3, freeze_epochs=2, resume=path, cbs=_Stop(), **kw)
+        learn.staged_fine_tune(3, resume=path, cbs=_Stop(), **{'freeze_epochs': 2, **kw})
     assert path.exists()
     return path
 
@@ -100,6 +100,9 @@ def _bad_files(d):
         'other tracker':    (real, lambda p: lambda l: l.staged_fine_tune(3, freeze_epochs=2, tracker=RunTracker(ckpt_dir=False), resume=p),
                              'its run had no tracker and this one has one'),
         'other fit args':   (real, lambda p: lambda l: l.staged_fine_tune(3, freeze_epochs=2, wd=0.1, resume=p), "fit_one_cycle arguments differ (wd: None there, 0.1 here)"),
+        'other plateau':    (lambda: interrupted(d/'r.pth', freeze_epochs='auto', plateau=Plateau(patience=2)),
+                             lambda p: lambda l: l.staged_fine_tune(3, freeze_epochs='auto', plateau=Plateau(patience=3), resume=p),
+                             "its plateau settings differ (patience: 2 there, 3 here)"),
         'other model':      (real, None, 'it was written for another model (0.0.0.weight: shape [16, 8] there, shape [32, 8] here)'),
         'truncated':        (half, same, 'cannot be read'),
         'garbage bytes':    (lambda: _write(d/'r.pth', os.urandom(5000)), same, 'cannot be read'),

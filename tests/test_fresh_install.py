@@ -44,7 +44,7 @@ def test_demo_command_without_dev_packages(env, tmp_path):
     assert 'Traceback' not in stderr and 'torch.jit.script' not in stderr, stderr[-3000:]
     m = re.search(r'validation accuracy (\d\.\d+) on 360 images', stdout)
     assert m, stdout[-3000:]
-    # Held out (benchmarks/results/battery-digits-final.md: 1077/360/360 splits, seeds 100-104, no arguments) the recipe
+    # Held out (benchmarks/results/battery-final.json, task digits: 1077/360/360 splits, seeds 100-104, no arguments) the recipe
     # scored 0.947-0.986 (one seed of five under 0.97) and the linear probe 0.936-0.956. This checks the demo's own split
     # (seed 0) at 0.96: above the probe; per-seed figures are the benchmark's, not this test's.
     assert float(m[1]) >= 0.96, f"demo accuracy {m[1]} < 0.96"

@@ -1,5 +1,6 @@
 "staged_fine_tune alongside fastai's own tools: export/load_learner, mixed precision, lr_find, other callbacks, KeyboardInterrupt."
 import pickle, pytest, torch
+import numpy as np
 from pathlib import Path
 from fastai.basics import Learner, load_learner, Callback, set_seed
 from fastai.callback.progress import CSVLogger
@@ -36,23 +37,53 @@ def test_export_and_load_learner(tmp_path):
     with torch.no_grad(): torch.testing.assert_close(new.model(x), before)
     assert all(p.requires_grad for p in new.model.parameters()), "a policy left parameters frozen"
 
-def test_bf16_and_fp16_run():
-    for mp in ('to_bf16', 'to_fp16'):
-        learn = getattr(synth_staged_learner(3), mp)()
-        r = quiet(learn, epochs=1, tracker=RunTracker(ckpt_dir=False))
-        assert len(r) == 2 and all(torch.isfinite(p).all() for p in learn.model.parameters())
+class Precision(Callback):
+    "Per stage: whether fastai's MixedPrecision had set up its autocast and gradient scaler for the stage's batches"
+    order = 11   # after MixedPrecision's before_batch (order 10)
+    def __init__(self): self.seen = {}
+    def before_batch(self):
+        mp = getattr(self.learn, 'mixed_precision', None)
+        if self.training: self.seen.setdefault(self.stage.name, set()).add((getattr(mp, 'autocast', None) is not None, getattr(self.learn, 'scaler', None) is not None))
+
+@pytest.mark.parametrize('mp', ['to_bf16', 'to_fp16'])
+def test_mixed_precision_runs_every_stage(mp):
+    """fastai's `to_fp16`/`to_bf16` take part in every stage. On the CPU fastai switches its (CUDA) autocast and gradient
+    scaler off, so the run must train exactly what it trains without them; what half precision changes on a GPU is
+    checked by tests/test_cuda.py where there is one"""
+    def run(mixed):
+        set_seed(0); learn = synth_staged_learner(3)
+        if mixed: learn = getattr(learn, mp)()
+        spy = Precision()
+        r = quiet(learn, epochs=2, tracker=RunTracker(ckpt_dir=False), cbs=spy)
+        return learn, r, spy.seen
+    ref, r0, _ = run(False)
+    ours, r, seen = run(True)
+    assert seen == {'frozen': {(True, True)}, 'unfrozen': {(True, True)}}, seen
+    assert [(s.name, s.epochs_run, s.reason) for s in r] == [(s.name, s.epochs_run, s.reason) for s in r0]
+    for a, b in zip(ref.model.parameters(), ours.model.parameters()): assert torch.equal(a, b)
 
 def test_lr_find_before_and_between_stages():
+    "fastai's lr_find leaves the weights as they were, and the stages run at the LRs it suggested"
     learn = synth_staged_learner(3)
+    w = lambda: [p.detach().clone() for p in learn.model.parameters()]
     with learn.no_bar(), learn.no_logging():
         learn.freeze()
-        sug = learn.lr_find(show_plot=False)
+        before = w(); sug = learn.lr_find(show_plot=False)
+        assert all(torch.equal(a, b) for a, b in zip(before, w()))
         plan = [Stage('frozen', 1, 1, slice(sug.valley))]
         r1 = learn.staged_fine_tune(1, plan=plan, tracker=RunTracker(ckpt_dir=False))
-        learn.unfreeze(); sug2 = learn.lr_find(show_plot=False)
+        head = np.array(learn.stage_recorder.lrs)[:, -1]
+        learn.unfreeze(); before = w(); sug2 = learn.lr_find(show_plot=False)
+        assert all(torch.equal(a, b) for a, b in zip(before, w()))
         r2 = learn.staged_fine_tune(1, plan=[Stage('unfrozen', None, 2, slice(sug2.valley/100, sug2.valley))])
     assert [s.name for s in r1] == ['frozen'] and [s.epochs_run for s in r2] == [2]
-    assert len(learn.stage_history) == 2
+    assert r1[0].plan.lrs[-1] == sug.valley and 0.9*sug.valley < head.max() <= sug.valley   # the head's one-cycle peaks at the suggestion
+    lrs = [sug2.valley/100, sug2.valley/10, sug2.valley]                          # slice(lo, hi) over the 3 groups
+    np.testing.assert_allclose(r2[0].plan.lrs, lrs)
+    peak = np.array(learn.stage_recorder.lrs).max(0)
+    assert (peak <= np.array(lrs)*(1+1e-9)).all() and (peak > 0.9*np.array(lrs)).all(), (peak, lrs)
+    assert len(learn.stage_history) == 2                                          # the second run's own history
+    assert not [cb for cb in learn.cbs if type(cb).__name__ in ('LRFinder', 'StageRecorder', 'RunTracker')]
 
 def test_other_callbacks(tmp_path):
     class Count(Callback):
@@ -62,7 +93,8 @@ def test_other_callbacks(tmp_path):
     learn, c = synth_staged_learner(3, path=tmp_path), Count()
     with learn.no_logging(): learn.staged_fine_tune(2, cbs=[c, CSVLogger(fname=str(tmp_path/'log.csv'), append=True), ShowGraphCallback()])
     assert c.epochs == 3 and c.stages == ['frozen', 'unfrozen']
-    assert len((tmp_path/'log.csv').read_text().strip().splitlines()) >= 3
+    lines = (tmp_path/'log.csv').read_text().strip().splitlines()   # one header and a row per epoch of the run (a logger that restarted each fit would hold one stage)
+    assert lines[0].startswith('epoch,stage,train_loss') and [l.split(',')[:2] for l in lines[1:]] == [['0', 'frozen'], ['1', 'unfrozen'], ['2', 'unfrozen']], lines
 
 def test_keyboard_interrupt_keeps_best(tmp_path):
     class Stop(Callback):

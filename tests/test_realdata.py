@@ -3,8 +3,10 @@
 hymenoptera lives outside the package (tests/realdata.py: `FASTAI_FT_HYMENOPTERA`, default `../shared/data/hymenoptera`
 beside the checkout); the tests that need it skip when it is missing, and pytest's summary names them. The `fastai-ft demo` command (scikit-learn's bundled digits) is checked in `test_fresh_install.py`, as a new
 user runs it."""
+import random
 from pathlib import Path
 import pytest, torch
+from fastai.basics import set_seed
 
 from realdata import HYMENOPTERA, needs_hymenoptera
 
@@ -28,13 +30,22 @@ def test_imagenet_weights_know_ants_and_bees():
         assert (top5==idx).any(1).float().mean() >= 0.75, f"ImageNet top-5 misses '{cls}' too often"
 
 @needs_hymenoptera
-def test_hymenoptera_staged_fine_tune(tmp_path):
-    "Pretrained EfficientNet-Lite0, 160 px with augmentation: a short `staged_fine_tune` reaches 90% validation accuracy"
-    dls = folder_dls(HYMENOPTERA, size=160, bs=64, aug=True, seed=0)
-    learn = lite0_learner(dls, path=tmp_path)  # anything the run saves goes to tmp, not the shared data folder
-    with learn.no_bar(), learn.no_logging():
-        learn.staged_fine_tune(3)
-        acc = learn.validate()[1]
-    print(f"hymenoptera, staged_fine_tune(3), seed 0: accuracy {acc:.4f}")
-    # measured on one CPU thread: 0.9085 (seed 0), 0.9216 (seed 1), 0.8889 (seed 2); seed 0 clears 0.90 by two images
-    assert acc >= 0.90, f"validation accuracy {acc:.4f} < 0.90"
+def test_hymenoptera_staged_fine_tune_is_fine_tune(tmp_path):
+    """Pretrained EfficientNet-Lite0 on the photos, 128 px with augmentation: `staged_fine_tune(2)` trains exactly what
+    fastai's `fine_tune(2)` trains, weight for weight, and its unfrozen stage moves every group (an accuracy bar cannot
+    tell: the frozen head alone validates near 0.9 here, tests/test_adaptive_realdata.py)"""
+    from test_adaptive_realdata import Moved
+    def run(method, cbs=()):
+        set_seed(0, reproducible=True)
+        learn = lite0_learner(folder_dls(HYMENOPTERA, size=128, bs=32, aug=True, seed=0), path=tmp_path)
+        for dl in learn.dls.loaders: dl.rng = random.Random(0)
+        with learn.no_bar(), learn.no_logging(): getattr(learn, method)(2, cbs=list(cbs))
+        return learn
+    mv = Moved()
+    ref, ours = run('fine_tune'), run('staged_fine_tune', [mv])
+    for (k, a), b in zip(ref.model.state_dict().items(), ours.model.state_dict().values()): assert torch.equal(a, b), k
+    n = len(ours.opt.param_lists)
+    assert mv.groups == {'frozen': [False]*(n-1) + [True], 'unfrozen': [True]*n}, mv.groups
+    acc = ours.stage_history.accuracy.tolist()
+    print(f"hymenoptera 128 px, staged_fine_tune(2) = fine_tune(2), seed 0: validation accuracy by epoch {acc}")
+    assert acc[-1] >= 0.85, acc   # measured: 0.88-0.90 (a sanity bar on the photos, not the claim)

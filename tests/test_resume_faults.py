@@ -75,10 +75,20 @@ def check_result(out, ref):
     torch.load(res['best'], weights_only=True)
     return res
 
+def saved_epochs(out):
+    "Epochs the state file in `out` holds (0 without one): the epoch a resumed run must train first"
+    st = read_state(out/'run.pth')
+    return 0 if st is None else len(st['cbs']['stage_recorder']['history'].get('epoch', []))
+
+def first_epoch(lines):
+    "The first epoch a run trained, from its `epoch N` lines (None if it trained none)"
+    return next((int(l.split()[1]) for l in lines if l.startswith('epoch ')), None)
+
 def test_sigkill_anywhere(worker, reference, tmp_path):
     rng = random.Random(13)
-    kills,in_write,finished = 0,0,0
+    kills,in_write,finished,starts = 0,0,0,[]
     while True:
+        due = saved_epochs(tmp_path)   # read before the run starts again: where it must carry on
         pid = worker.start(tmp_path, DELAY)
         if kills < N_KILLS:
             if kills % 2:   # at the start of a random write (a checkpoint or a state), then part-way through it
@@ -90,20 +100,25 @@ def test_sigkill_anywhere(worker, reference, tmp_path):
                 try: os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError: pass   # the run ended between the poll and the kill
                 lines += worker.until(lambda l: l.startswith('exit '))
+                starts.append((due, first_epoch(lines)))
                 if lines[-1] != f'exit {pid} 0':   # else it finished before the kill landed: checked as a finished run below
                     assert lines[-1] == f'exit {pid} -9', lines[-1]
                     kills += 1
                     in_write += [l for l in lines if l in ('W+', 'W-')][-1:] == ['W+']
                     check_on_disk(tmp_path)
                     continue
-        else: lines = worker.until(lambda l: l.startswith('exit '))
+        else: lines = worker.until(lambda l: l.startswith('exit ')); starts.append((due, first_epoch(lines)))
         assert lines[-1] == f'exit {pid} 0', ''.join(worker.err[-30:])
         check_result(tmp_path, reference)
         finished += 1
         if kills >= N_KILLS: break
         (tmp_path/'result.pth').unlink()    # a finished run removes its state: the next one starts afresh
-    print(f"\nSIGKILL: {kills}/{kills} kills survived ({in_write} inside a write), {finished} run(s) finished identical to the uninterrupted one")
-    assert kills >= 10 and in_write >= 3
+    resumed = [(d, f) for d,f in starts if f is not None]   # runs that trained an epoch before they ended or were killed
+    print(f"\nSIGKILL: {kills} kills survived ({in_write} inside a write), {finished} run(s) finished identical to the uninterrupted one; "
+          f"resumed at epochs {[f for _,f in resumed]}")
+    assert [f for _,f in resumed] == [d for d,_ in resumed], resumed   # each run carried on at the first epoch its state file did not hold
+    assert sum(d > 0 for d,_ in resumed) >= 5, resumed                  # ... and most carried on mid-run, not from the start
+    assert in_write >= 3, in_write                                      # some kills landed inside a write of a checkpoint or the state
 
 @pytest.mark.parametrize('when', ['between writes', 'inside a write'])
 def test_sigterm_leaves_resumable_state(worker, reference, tmp_path, when):

@@ -1,0 +1,109 @@
+"""recipe='auto''s rules, exactly, on small deterministic learners: the final choice among candidates (a lookup model whose
+weights say which validation items each candidate gets right), and the recipe's own parameters as the plan and the run
+show them (budget, LR ratio, warm-up, few-shot rule, the head's batch size, the drift threshold)."""
+import contextlib, io, math
+import numpy as np, pytest, torch
+from torch import nn
+from fastai.basics import Learner, DataLoaders, CrossEntropyLossFlat, Callback, accuracy, set_seed
+from torch.utils.data import TensorDataset
+from fastai_ft.all import *
+import fastai_ft.recipe as recipe
+
+def quiet(f):
+    with contextlib.redirect_stdout(io.StringIO()): return f()
+
+def lookup_learner(n=20):
+    "Validation item `i` is the one-hot vector `e_i`: a linear model's column `i` is its logits, so a weight matrix says which items it gets right"
+    x = torch.eye(n)
+    y = torch.zeros(n, dtype=torch.long)   # every item is of class 0
+    dls = DataLoaders.from_dsets(TensorDataset(x, y), TensorDataset(x, y), bs=n, device='cpu')
+    return Learner(dls, nn.Linear(n, 2, bias=False), CrossEntropyLossFlat(), metrics=accuracy)
+
+def right_on(learn, items):
+    "Weights of `learn`'s lookup model that classify exactly `items` right"
+    w = torch.zeros(2, learn.model.in_features)
+    w[1] = 1.; w[1, list(items)] = -1.   # class 0 wins on `items`, class 1 elsewhere
+    return {'weight': w}
+
+REF = range(10)   # the reference gets items 0-9 right
+
+@pytest.mark.parametrize('cand,kept', [
+    (range(10), 'ref'),                 # a tie: the reference stays
+    (range(14), 'ref'),                 # 4 wins to 0: p = 1/16, not beyond chance
+    (range(15), 'cand'),                # 5 wins to 0: p = 1/32 < 0.05, it replaces the reference
+    ([*range(3, 10), *range(10, 18)], 'ref'),  # 8 wins, 3 losses: p = 0.11
+    (range(7), 'ref'),                  # worse: never kept
+])
+def test_choice_beyond_chance(cand, kept):
+    learn = lookup_learner()
+    name, rows, why = choose_weights(learn, {'ref': right_on(learn, REF), 'cand': right_on(learn, cand)}, 'accuracy')
+    assert (name, why) == (kept, None)
+    c = rows[1]
+    wins, losses = len(set(cand) - set(REF)), len(set(REF) - set(cand))
+    assert (c['wins'], c['losses']) == (wins, losses) and c['p'] == pytest.approx(sum(math.comb(wins+losses, k) for k in range(wins, wins+losses+1))/2**(wins+losses))
+    assert learn.validate()[1] == pytest.approx(len(cand if kept == 'cand' else REF)/20)   # the learner holds the weights kept
+
+def test_choice_ranks_those_beyond_chance():
+    "Of the candidates that beat the reference beyond chance the best on the metric is kept; one that does not, however good, is not"
+    learn = lookup_learner()
+    cands = {'ref': right_on(learn, REF), 'a': right_on(learn, range(15)),    # 5 wins to 0 (p = 0.031), accuracy 0.75
+             'b': right_on(learn, range(16)),                                 # 6 wins to 0 (p = 0.016), accuracy 0.80
+             'c': right_on(learn, [*range(4, 10), *range(10, 20)])}         # 10 wins to 4 (p = 0.090), accuracy 0.80: not beyond chance
+    name, rows, _ = choose_weights(learn, cands, 'accuracy')
+    assert name == 'b' and [r['p'] < 0.05 for r in rows[1:]] == [True, True, False], rows
+    del cands['b']
+    assert choose_weights(learn, cands, 'accuracy')[0] == 'a'   # c validates better than a, but not beyond chance
+
+def test_harmful_fine_tune_gives_the_head_back():
+    "An LR of 1000 wrecks fine-tuning (divergence check off, so the broken epochs finish): a head is kept, and validates as the floor"
+    set_seed(0)
+    learn = synth_staged_learner(3, n=512)
+    with learn.no_bar(), learn.no_logging():
+        r = quiet(lambda: learn.staged_fine_tune(recipe='auto', lr=1000., epochs=2, tracker=RunTracker(ckpt_dir=False, diverge=None, rollback=None)))
+    c = learn.recipe_candidates
+    kept = c.accuracy.idxmax()
+    assert 'head' in kept and 'mix' not in kept and c.p[kept] < 0.05, c
+    assert learn.validate()[1] == pytest.approx(r.floor) and r.ceiling == r.floor
+
+def plan(learn, **kw): return learn.stage_plan(recipe='auto', **kw)
+
+def test_recipe_plan_parameters():
+    "The documented defaults: a 40-epoch head at 1e-2 (warm-up 0.3, div 25, body frozen), then 3 epochs of the whole model at slice(1e-4, 1e-3) (warm-up 0.3, div 5)"
+    p = plan(synth_staged_learner(4))
+    assert [(s.name, s.n_train, s.epochs, s.bn) for s in p] == [('head', 1, 40, 'freeze'), ('unfrozen', 4, 3, 'train')]
+    np.testing.assert_allclose(p[0].lrs[-1], 1e-2)
+    np.testing.assert_allclose(p[1].lrs, [1e-4, 1e-4*10**(1/3), 1e-4*10**(2/3), 1e-3])   # lr_mult 10 from the input group to the head
+    assert [(s.pct_start, s.div) for s in p] == [(0.3, 25.), (0.3, 5.)]
+
+@pytest.mark.parametrize('per_class,head', [(15, False), (16, True)])
+def test_few_shot_rule(per_class, head):
+    "Fewer than 16 training items per class: no head stage (the best weight-decay try is the head); 16 or more: the head stage"
+    assert [s.name for s in plan(synth_staged_learner(3, n=2*per_class, bs=4))] == ['head', 'unfrozen'][1-head:]
+
+def test_head_batches_on_cached_features():
+    "The cached head epochs take batches of at least 32 items (all of them when fewer), whatever the DataLoaders' batch size"
+    class Sizes(Callback):
+        def __init__(self): self.seen = {}
+        def before_batch(self):
+            if self.training: self.seen.setdefault(self.stage.name, []).append(len(self.xb[0]))
+    set_seed(0)
+    learn, sizes = synth_staged_learner(3, n=256, bs=8), Sizes()
+    with learn.no_bar(), learn.no_logging(): quiet(lambda: learn.staged_fine_tune(recipe='auto', freeze_epochs=2, epochs=1, cbs=sizes))
+    assert set(sizes.seen['head']) == {32} and len(sizes.seen['head']) == 2*256//32, sizes.seen['head']
+    assert set(sizes.seen['unfrozen']) == {8}   # the fine-tuning stage keeps the DataLoaders' own
+
+def test_drift_threshold():
+    "The drift is the loss batch statistics add, in units of the loss of guessing; above 2.4 the body keeps its statistics"
+    unit = math.log(2)
+    gap = lambda drift: BNGap(0.1, 0.1 + drift*unit, 0.)
+    assert [choose_bn(gap(d), unit)[0] for d in (0.5, 2.3, 2.5, 3.2)] == ['train', 'train', 'eval', 'eval']
+
+def test_far_budget(monkeypatch):
+    "A task far from the pretraining (here every drift counts as far) fine-tunes 12 epochs with bn='eval', and the fine-tuned weights are the reference"
+    monkeypatch.setattr(recipe, 'FAR_DRIFT', -1e9)
+    set_seed(0)
+    learn = synth_staged_learner(3, n=256)
+    with learn.no_bar(), learn.no_logging(): r = quiet(lambda: learn.staged_fine_tune(recipe='auto', freeze_epochs=2))
+    assert [(s.name, s.epochs_run, s.bn) for s in r] == [('head', 2, 'freeze'), ('unfrozen', 12, 'eval')]
+    np.testing.assert_allclose(r[1].plan.lrs, [1e-4, 10**-3.5, 1e-3])
+    assert learn.recipe_candidates.index[0] == 'the fine-tuned weights'

@@ -10,6 +10,8 @@ __all__ = []
 # %% ../nbs/09_all.ipynb #16c54f2a
 from .core import *
 from .task import *
+from .choice import *
+from .probe import *
 from .split import *
 from .callback.bn import *
 from .callback.adaptive import *
@@ -22,8 +24,8 @@ from .cache import *
 from .recipe import *
 
 # %% ../nbs/09_all.ipynb #060c5f4d
-import fastai_ft.core, fastai_ft.task, fastai_ft.split, fastai_ft.callback.bn, fastai_ft.callback.adaptive, fastai_ft.callback.tracker, fastai_ft.callback.fastai
+import fastai_ft.core, fastai_ft.task, fastai_ft.choice, fastai_ft.probe, fastai_ft.split, fastai_ft.callback.bn, fastai_ft.callback.adaptive, fastai_ft.callback.tracker, fastai_ft.callback.fastai
 import fastai_ft.callback.runstate, fastai_ft.report, fastai_ft.learner, fastai_ft.cache, fastai_ft.recipe
-__all__ = [n for m in (fastai_ft.core, fastai_ft.task, fastai_ft.split, fastai_ft.callback.bn, fastai_ft.callback.adaptive, fastai_ft.callback.tracker,
+__all__ = [n for m in (fastai_ft.core, fastai_ft.task, fastai_ft.choice, fastai_ft.probe, fastai_ft.split, fastai_ft.callback.bn, fastai_ft.callback.adaptive, fastai_ft.callback.tracker,
                        fastai_ft.callback.fastai, fastai_ft.callback.runstate, fastai_ft.report, fastai_ft.learner, fastai_ft.cache, fastai_ft.recipe)
            for n in m.__all__]

@@ -18,10 +18,10 @@ from fastai.vision.augment import (RandTransform, Resize, ResizeMethod, AffineCo
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.pooling import _AdaptiveAvgPoolNd, _AdaptiveMaxPoolNd, _AvgPoolNd, _MaxPoolNd
 from .callback.bn import BNPolicyCallback
-from .core import _eval_mode
+from .core import eval_mode, unwrap
 
 # %% auto #0
-__all__ = ['CacheError', 'FeatureCacheCallback', 'cache_issue']
+__all__ = ['CacheError', 'random_tfms', 'FeatureCacheCallback', 'CachedValidation', 'cache_issue']
 
 # %% ../nbs/05_cache.ipynb #22890873
 class CacheError(ValueError):
@@ -43,7 +43,7 @@ def _cut_path(seq, trainable, strict=False, pre=''):
 # %% ../nbs/05_cache.ipynb #25a69fb1
 class _Cut:
     "A `nn.Sequential` model cut into a cached prefix and the rest, which runs every batch"
-    def __init__(self, model, trainable): self.path = _cut_path(model, trainable)
+    def __init__(self, model, trainable): self.model,self.path = model,_cut_path(model, trainable)
     @property
     def modules(self): return [m for seq,i,_ in self.path for m in list(seq)[:i]]
     @property
@@ -72,7 +72,8 @@ def _is_random(t, split_idx):
     if isinstance(t, Resize): return t.method != ResizeMethod.Squish
     return type(t).before_call is not RandTransform.before_call
 
-def _random_tfms(dl):
+def random_tfms(dl:DataLoader # a fastai DataLoader
+               )->list:
     "Names of the transforms that `dl` applies at random"
     ds = dl.dataset
     pipes = [getattr(dl, n, None) for n in ('after_item', 'before_batch', 'after_batch')]
@@ -248,9 +249,9 @@ def _check(self:FeatureCacheCallback):
     if issue: raise CacheError(f"The frozen body would still change while the head trains ({issue}), so cached features would go stale: fine-tune with bn='freeze' (or add BNPolicyCallback('freeze')).")
     for dl in (learn.dls.train, learn.dls.valid):
         if not isinstance(dl, DataLoader): raise CacheError(f"The feature cache needs fastai DataLoaders, got a {type(dl).__name__}: build the DataLoaders with fastai.")
-    rv = _random_tfms(learn.dls.valid)
+    rv = random_tfms(learn.dls.valid)
     if rv: raise CacheError(f"The validation transforms {', '.join(rv)} are random, so validation features cannot be cached: make them deterministic.")
-    rt = _random_tfms(learn.dls.train)
+    rt = random_tfms(learn.dls.train)
     if rt and self.aug is None:
         raise CacheError(f"The training transforms {', '.join(rt)} are random, so one cached pass would silently freeze a single draw of the augmentation: "
                          "pass aug='off' to cache the training items with the validation transforms, aug=n to cache n augmented passes used in turn, "
@@ -303,7 +304,7 @@ def _sources(self:FeatureCacheCallback):
     if isinstance(dls.train_ds, (Datasets, TfmdLists)): clean = dls.test_dl(dls.train_ds.items, with_labels=True, shuffle=False, drop_last=False)
     else: clean = dls.valid.new(dls.train_ds, shuffle=False, drop_last=False)
     if self.aug == 'off': passes = [clean]
-    elif self.aug is None or not _random_tfms(dls.train): passes = [dls.train.new(shuffle=False, drop_last=False)]
+    elif self.aug is None or not random_tfms(dls.train): passes = [dls.train.new(shuffle=False, drop_last=False)]
     else: passes = [clean]*self.clean + [dls.train.new(shuffle=False, drop_last=False)]*self.aug
     return passes,dls.valid.new(shuffle=False, drop_last=False)
 
@@ -312,7 +313,7 @@ def _plan(self:FeatureCacheCallback):
     "Find the features' shape, print the cache's size and refuse when it is too large"
     dls,model = self.learn.dls,self.learn.model
     dev = next(model.parameters()).device
-    with _kept_random(), _eval_mode(model), torch.no_grad():
+    with _kept_random(), eval_mode(model), torch.no_grad():
         self.src = self._sources()
         f = self.cut.prefix(to_device(self.src[0][0].one_batch()[0][:2], dev))
     if not isinstance(f, Tensor): raise CacheError(f"The cached part of the model returns a {type(f).__name__}, not one tensor per item (a text encoder returns outputs and a mask), so it cannot be cached: train without the cache.")
@@ -342,14 +343,71 @@ def _encode(self:FeatureCacheCallback, dl, out):
 @patch
 def _build(self:FeatureCacheCallback):
     "Run the cached prefix once, in eval mode, over the training and validation items"
-    dls,model = self.learn.dls,self.learn.model
+    model = self.learn.model
     mk = lambda p,n: torch.empty(p, n, *self.shape, dtype=self.dtype, device=self.store)
     tr,va = self.loaders
     tf,vf = mk(self.passes, tr.n),mk(1, va.n)
-    with _kept_random(), _eval_mode(model), torch.no_grad():
+    with _kept_random(), eval_mode(model), torch.no_grad():
         tt = [self._encode(src, o) for src,o in zip(self.src[0], tf)][0]
         vt = self._encode(self.src[1], vf[0])
     self.tdl,self.vdl,self.src = _FeatureDL(tf, tt, tr, self.min_bs),_FeatureDL(vf, vt, va),None
+
+# %% ../nbs/05_cache.ipynb #276164d8
+@patch
+def features(self:FeatureCacheCallback,
+             valid:bool=False # the validation items' features instead of the training items' first pass
+            )->tuple:
+    "The cached body outputs of the training items' first pass (the clean one with `clean=True`) or of the validation items, and their targets (a tuple)"
+    dl = self.vdl if valid else self.tdl
+    return dl.feats[0],dl.targs
+
+@patch
+def outputs(self:FeatureCacheCallback,
+            feats:Tensor, # cached body outputs, e.g. from `features`
+            bs:int=256    # items per forward pass
+           )->Tensor:
+    "The model's outputs, in eval mode, for cached body outputs `feats`: only the modules after the cached ones run"
+    model = self.cut.model   # the cache outlives the fits it is added to
+    dev = next(model.parameters()).device
+    with torch.no_grad(), eval_mode(model):
+        return torch.cat([self.cut.rest(feats[i:i+bs].to(dev)).float() for i in range(0, len(feats), bs)])
+
+# %% ../nbs/05_cache.ipynb #5e93cf9a
+class CachedValidation:
+    "Validate weights on the validation features a `FeatureCacheCallback` cached, when their cached modules hold the values it encoded"
+    def __init__(self,
+                 learn:Learner,          # the learner whose weights are validated
+                 cb:FeatureCacheCallback # a cache holding validation features of `learn` (`cb.vdl`)
+                ):
+        v = cb.vdl
+        self.learn,self.cut,self.tdl = learn,cb.cut,None
+        with _kept_random():   # a fastai DataLoader draws its own seed: the run's random draws stay those it would make without this
+            self.vdl = _FeatureDL(v.feats.cpu(), tuple(t.cpu() for t in v.targs), _raw(learn.dls.valid))   # on the CPU: fine-tuning gets the device's memory
+        pre = tuple(f'{n}.' for n in self.cut.names)
+        self.body = {k:t.detach().to('cpu', copy=True) for k,t in unwrap(learn.model).state_dict().items() if k.startswith(pre) and t.is_floating_point()}
+
+    def dl(self, sd:dict # a model state (`state_dict` copy)
+          ):
+        "The cached validation features if the weights `sd` have the cached modules' tensors, else `None` (validate on the inputs)"
+        return self.vdl if all(torch.equal(sd[k], t) for k,t in self.body.items()) else None
+
+    @contextmanager
+    def patched(self):
+        "While inside, the model takes a batch of `self.vdl` through the modules after the cached ones only"
+        m = self.learn.model
+        m.forward = _CachedForward(m, self)
+        try: yield
+        finally: del m.forward
+
+@patch
+def cached_validation(self:FeatureCacheCallback,
+                      learn:Learner,  # the learner the cache was built for
+                      max_gb:float=1. # keep the features only if they take at most this many GiB of the host's memory
+                     )->CachedValidation|None:
+    "A `CachedValidation` of the validation features this cache holds; `None` without them, or when they are larger than `max_gb`"
+    v = self.vdl
+    if v is None or v.feats.numel()*v.feats.element_size() > max_gb*2**30: return None
+    return CachedValidation(learn, self)
 
 # %% ../nbs/05_cache.ipynb #6c997303
 @patch

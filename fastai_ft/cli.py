@@ -6,11 +6,10 @@ Docs: https://fastai-ft.github.io/fastai_ft/cli.html.md"""
 
 # %% ../nbs/06_cli.ipynb #13191cae
 from __future__ import annotations
-import argparse, sys, tempfile
+import argparse, json, sys, tempfile
 from .all import *   # first: it imports fastai without fastai's torch.jit deprecation warning
 from fastai.vision.all import *
 from .models import *
-from .models import _valid_name
 
 # %% auto #0
 __all__ = ['DataFolderError', 'check_folder', 'check_out', 'demo', 'main']
@@ -35,7 +34,7 @@ def check_folder(path,          # folder with `train/<class>/` and `valid/<class
     "Check an image folder before training: returns the validation folder name and the unusable files"
     path = Path(path).expanduser()
     if not path.is_dir(): raise DataFolderError(f"The data folder {path} does not exist: pass --data a folder with train/ and valid/ (or val/) subfolders.")
-    valid = _valid_name(path, valid)
+    valid = valid_name(path, valid)
     if not (path/'train').is_dir() or not (path/valid).is_dir():
         raise DataFolderError(f"{path} needs both train/ and valid/ (or val/) subfolders, with one subfolder per class inside each: rearrange it that way.")
     files = [f for sub in ('train', valid) for f in get_files(path/sub) if not f.name.startswith('.')]
@@ -81,7 +80,7 @@ def demo(data=None,          # image folder with train/ and valid/ (or val/); de
          epochs:int=None,    # epochs of the fine-tuning stage; None: the recipe's (3, or 12 far from the pretraining)
          lr_mult:float=None, # ratio of the head group's LR to the input side's while fine-tuning; None: the recipe's (10)
          bs:int=64,          # batch size
-         out=None,           # folder for export.pkl, history.csv and report.txt; default <tmp>/fastai_ft_demo
+         out=None,           # folder for export.pkl, history.csv, report.txt and decisions.json; default <tmp>/fastai_ft_demo
          seed:int=0,         # random seed for data order, augmentation and head init
          lr:float=None,      # peak LR of the head group while fine-tuning; None: the recipe's
          freeze_epochs=None, # epochs of the head-only stage; None: the recipe's
@@ -113,8 +112,9 @@ def demo(data=None,          # image folder with train/ and valid/ (or val/); de
     learn.demo_accuracy = _print_accuracy("staged_fine_tune(recipe='auto')", learn, "the weights the recipe kept, chosen on validation: see its last line")
     learn.stage_history.to_csv(out/'history.csv', index=False)
     (out/'report.txt').write_text(f"{report}\n")
+    (out/'decisions.json').write_text(json.dumps(report.decisions, indent=1, default=str))
     learn.export(out/'export.pkl')
-    print(f"Saved export.pkl, history.csv, report.txt and the best checkpoint (checkpoints/) to {out}")
+    print(f"Saved export.pkl, history.csv, report.txt, decisions.json and the best checkpoint (checkpoints/) to {out}")
     if contrast:
         print("\nFor contrast, the same data and head with fastai's fine_tune settings (staged_fine_tune's defaults, which are exactly fine_tune):")
         plain = _learner()
@@ -136,7 +136,7 @@ def _parser():
     d.add_argument('--epochs', type=int, help="epochs of the fine-tuning stage (default: the recipe's, 3, or 12 on a task far from the pretraining)")
     d.add_argument('--lr-mult', type=float, help="ratio of the head's LR to the input side's while fine-tuning (default: the recipe's, 10)")
     d.add_argument('--bs', type=int, default=64, help='batch size (default: 64)')
-    d.add_argument('--out', help='folder for export.pkl, history.csv, report.txt (default: fastai_ft_demo in the temp folder)')
+    d.add_argument('--out', help='folder for export.pkl, history.csv, report.txt, decisions.json (default: fastai_ft_demo in the temp folder)')
     d.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
     d.add_argument('--lr', type=float, help="peak LR of the head group while fine-tuning (default: the recipe's, 1e-3)")
     d.add_argument('--freeze-epochs', type=int, help="epochs of a head-only stage (default: the recipe's: 40 cached epochs, none with fewer than 16 training items per class, where the best weight-decay try is the head)")

@@ -12,8 +12,8 @@ with warnings.catch_warnings():   # fastai.layers calls torch.jit.script when im
     from fastai.basics import *
 
 # %% auto #0
-__all__ = ['recipes', 'bn_policies', 'PlanError', 'main_values', 'min_values', 'unwrap', 'disc_lrs', 'Stage', 'StagePlan',
-           'plan_stages', 'check_budget', 'stage_epochs']
+__all__ = ['recipes', 'bn_policies', 'PlanError', 'Decision', 'main_values', 'min_values', 'unwrap', 'eval_mode', 'disc_lrs',
+           'Stage', 'stage_name', 'stage_counts', 'StagePlan', 'plan_stages', 'check_budget', 'stage_epochs']
 
 # %% ../nbs/00_core.ipynb #5b2ae401
 class PlanError(ValueError):
@@ -21,6 +21,17 @@ class PlanError(ValueError):
 
 # %% ../nbs/00_core.ipynb #035f6dca
 recipes = {}   # `staged_fine_tune(recipe=name)`'s registry: name -> `f(learn, plan_only, **explicit)`; `fastai_ft.recipe` adds 'auto'
+
+# %% ../nbs/00_core.ipynb #2232b3d8
+class Decision(AttrDict):
+    "One choice of a recipe: its `part`, the value chosen (`choice`), the numbers it rests on (`evidence`) and why, in one sentence (`reason`)"
+    def __init__(self,
+                 part:str,           # what the choice is about, short and unique in a run (e.g. 'bn')
+                 choice=None,        # the value chosen (a number, a policy, a candidate's name); `None` before the run chooses it
+                 evidence:dict=None, # the numbers the choice rests on, by name
+                 reason:str=''       # why, in one sentence generated from `choice` and `evidence`
+                ): super().__init__(part=part, choice=choice, evidence=ifnone(evidence, {}), reason=reason)
+    def __str__(self): return f"{self.part}: {self.reason}"
 
 # %% ../nbs/00_core.ipynb #1c752fd4
 def _collective(vals, f):
@@ -46,8 +57,9 @@ def unwrap(m:nn.Module)->nn.Module:
     return getattr(m, 'module', m)
 
 @contextmanager
-def _eval_mode(model):
-    "Put `model` in eval mode, and every module back in its mode on exit"
+def eval_mode(model:nn.Module # the model to evaluate
+             ):
+    "Inside the block `model` is in eval mode; on exit every module is back in the mode it had"
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try: yield
@@ -129,10 +141,16 @@ class Stage:
     __repr__ = basic_repr('name,n_train,epochs,bn')
 
 # %% ../nbs/00_core.ipynb #20936767
-def _n_name(n, n_groups): return 'unfrozen' if n >= n_groups else 'frozen' if n == 1 else f'last{n}'
+def stage_name(n:int,       # groups a stage trains, counted from the head
+               n_groups:int # groups of the learner
+              )->str:
+    "The name of a stage that trains the last `n` of `n_groups` groups: 'frozen', 'last{n}' or 'unfrozen'"
+    return 'unfrozen' if n >= n_groups else 'frozen' if n == 1 else f'last{n}'
 
-def _stage_list(unfreeze, n_groups):
-    "Number of trainable groups per stage for an `unfreeze` mode"
+def stage_counts(unfreeze, # 'all', 'gradual' or a list of group counts like [1, 3, 'all']
+                 n_groups:int # groups of the learner
+                )->list:
+    "The number of groups each stage trains, for an `unfreeze` mode"
     if unfreeze == 'all': return [1, n_groups]
     if unfreeze == 'gradual': return list(range(1, n_groups+1))
     if is_listy(unfreeze):
@@ -145,9 +163,9 @@ def _stage_list(unfreeze, n_groups):
 # %% ../nbs/00_core.ipynb #5694ee72
 class StagePlan(L):
     "The stages of a staged fine-tune, resolved for a model with `n_groups` parameter groups"
-    def __init__(self, stages, n_groups, group_sizes=None, total_epochs=None, notes=None):
+    def __init__(self, stages, n_groups, group_sizes=None, total_epochs=None, decisions=None):
         super().__init__(stages)
-        self.n_groups,self.group_sizes,self.total_epochs,self.notes = n_groups,group_sizes,total_epochs,list(ifnone(notes, []))
+        self.n_groups,self.group_sizes,self.total_epochs,self.decisions = n_groups,group_sizes,total_epochs,list(ifnone(decisions, []))
 
     def _new(self, items, *args, **kwargs): return L(items, *args, **kwargs)
 
@@ -167,7 +185,7 @@ class StagePlan(L):
         return df
 
     def __repr__(self):
-        notes = ''.join(f"\n{o}" for o in self.notes)
+        notes = ''.join(f"\n{o}" for o in self.decisions)   # a recipe's: what it fixed, and what it will choose when it runs
         return f"StagePlan: {len(self)} stages over {self.n_groups} parameter groups (group 0 = input side; LRs listed for trainable groups, input side first)\n{self.table().to_string()}{notes}"
     _repr_html_ = None
 
@@ -189,7 +207,7 @@ def plan_stages(n_groups:int,       # parameter groups of the optimizer
                 total_epochs=None,  # epoch budget for the whole run; unused epochs go to later stages
                )->StagePlan:
     "A plan of stages that, with the defaults, is exactly fastai's `fine_tune`"
-    ns = _stage_list(unfreeze, n_groups)
+    ns = stage_counts(unfreeze, n_groups)
     if unfreeze == 'gradual' and n_groups == 2:
         warn("unfreeze='gradual' on 2 parameter groups (body and head) is the same as 'all': give the Learner splitter=auto_split (fastai_ft.split) for one group per stage of the body.")
     bns = listify(bn) if is_listy(bn) else [bn]*len(ns)
@@ -208,7 +226,7 @@ def plan_stages(n_groups:int,       # parameter groups of the optimizer
             continue
         lrs = lr if lr is not None else slice(hi) if lr_decay else slice(hi/lr_mult, hi)
         if lr_decay and isinstance(lrs, slice): lrs = disc_lrs(lrs, n_groups, lr_decay=lr_decay)
-        stages.append(Stage(_n_name(n, n_groups), n, epochs if last else freeze_epochs, lrs,
+        stages.append(Stage(stage_name(n, n_groups), n, epochs if last else freeze_epochs, lrs,
                             pct_start=pct_start, div=div, bn=b, min_epochs=min_epochs, max_epochs=max_epochs))
     return check_budget(StagePlan([s.resolve(n_groups) for s in stages], n_groups, group_sizes, total_epochs))
 

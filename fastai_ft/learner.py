@@ -151,8 +151,9 @@ def _drop_frozen_grads(learn):
         for p in g: p.grad = None
 
 @patch
-def _run_stage(self:Learner, i, stage, n_epoch, plan, cbs, check_bn=False, **kwargs):
-    "Run one `Stage` for `n_epoch` epochs: freeze, announce, one-cycle (the rest of it, if resumed), announce"
+def _run_stage(self:Learner, i, stage, plan, cbs, check_bn=False, **kwargs):
+    "Run stage `i` of `plan` (`stage`, or its retry) for the epochs the budget gives it: freeze, announce, one-cycle (the rest of it, if resumed), announce"
+    n_epoch = stage_epochs(plan, i, self._ft_used)
     self.freeze_to(-stage.n_train)
     _drop_frozen_grads(self)
     self.stage = StageInfo(index=i, name=stage.name, n_train=stage.n_train, n_groups=plan.n_groups, bn=stage.bn, epochs=n_epoch,
@@ -189,7 +190,7 @@ def _run_plan(self:Learner, plan, stage_cbs, tracker, check_bn, start=None, **kw
     self._ft_infos = [StageInfo(**o) for o in infos]
     while i < len(plan):
         stage = ifnone(stage, plan[i])
-        info = self._run_stage(i, stage, stage_epochs(plan, i, self._ft_used), plan, stage_cbs, check_bn, **kwargs)
+        info = self._run_stage(i, stage, plan, stage_cbs, check_bn, **kwargs)
         self._ft_infos.append(info); self._ft_used += info.epochs_run
         if any(getattr(cb, 'stop_run', False) for cb in self.cbs): break
         if getattr(tracker, 'retry', False): stage = _retry(stage, tracker.retry_lr)

@@ -13,7 +13,7 @@ from efficientnet_lite_pytorch import EfficientNet
 
 # %% auto #0
 __all__ = ['lite_stats', 'lite0_stats', 'lite_archs', 'lite0_split', 'MBConvStage', 'efficientnet_lite', 'efficientnet_lite0',
-           'lite_split', 'digits_folder', 'folder_dls', 'lite_learner', 'lite0_learner']
+           'lite_split', 'digits_folder', 'valid_name', 'folder_dls', 'lite_learner', 'lite0_learner']
 
 # %% ../nbs/07_models.ipynb #a4f7ba34
 lite_stats = ([0.498]*3, [0.502]*3)   # every EfficientNet-Lite
@@ -117,7 +117,9 @@ def digits_folder(path=None, # where to write; default `$XDG_CACHE_HOME/fastai_f
     return path
 
 # %% ../nbs/07_models.ipynb #d88abac9
-def _valid_name(path, valid=None):
+def valid_name(path,      # a folder with train/ and valid/ or val/
+               valid:str=None # the validation folder's name, if given
+              )->str:
     "`valid` if given, otherwise whichever of `valid/` and `val/` exists in `path`"
     if valid is not None: return valid
     return 'val' if not (Path(path)/'valid').exists() and (Path(path)/'val').exists() else 'valid'
@@ -133,7 +135,7 @@ def folder_dls(path,             # a folder with `train/<class>/` and `valid/<cl
                **kwargs          # passed to `DataBlock.dataloaders`
               )->DataLoaders:
     "`DataLoaders` for an ImageNet-style folder, normalised for EfficientNet-Lite"
-    path,valid = Path(path),_valid_name(path, valid)
+    path,valid = Path(path),valid_name(path, valid)
     skip = set(map(Path, skip))
     def _items(p): return get_image_files(p, folders=['train', valid]).filter(lambda f: f not in skip)
     dblock = DataBlock(blocks=(ImageBlock, CategoryBlock), get_items=_items, get_y=parent_label,

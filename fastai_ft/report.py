@@ -11,10 +11,13 @@ from matplotlib.ticker import MaxNLocator
 from .task import infer_comp
 
 # %% auto #0
-__all__ = ['nonfinite_words', 'StageReport', 'plot_stages']
+__all__ = ['fmt_lrs', 'nonfinite_words', 'StageReport', 'plot_stages']
 
 # %% ../nbs/04_report.ipynb #78d680c2
-def _fmt_lrs(lrs, n_train):
+def fmt_lrs(lrs,        # a stage's LR per group, input side first
+            n_train:int # groups the stage trains, counted from the head
+           )->str:
+    "The LRs of the groups a stage trains, in short: one LR, or the input side's and the head's"
     t = lrs[-n_train:]
     return f"{t.min():.1e}" if np.isclose(t.min(), t.max()) else f"{t.min():.1e}-{t.max():.1e}"
 
@@ -59,7 +62,7 @@ class StageReport:
                  history:pd.DataFrame, # the run's history, a row per epoch
                  monitor='valid_loss', # the value stages were judged on
                  best_at=None,         # where the run's best weights come from (dict with stage, epoch, value), if tracked
-                 decisions=None,       # what a recipe chose and why, one sentence each
+                 decisions=None,       # what a recipe chose, as `Decision`s
                  final=None,           # `metric` of the weights held at the end when they are no epoch of `history` (a recipe's mix)
                  floor_at=None,        # the epoch whose `metric` is the floor (default: the frozen stage's best; a recipe's: its head's last)
                 ):
@@ -84,7 +87,7 @@ class StageReport:
             h = self.history[self.history.stage == s.index] if len(self.history) else self.history
             best,at = self._best(h, self.monitor)
             rows.append(dict(stage=s.index, name=s.name, groups=f"{s.n_groups-s.n_train}-{s.n_groups-1}",
-                             params=getattr(s, 'n_params', None), lr=_fmt_lrs(s.plan.lrs, s.n_train), bn=s.bn,
+                             params=getattr(s, 'n_params', None), lr=fmt_lrs(s.plan.lrs, s.n_train), bn=s.bn,
                              planned=s.epochs, run=s.epochs_run, ended=s.reason + (f"+{s.rollback}" if getattr(s, 'rollback', None) else ''),
                              **{f'best_{self.monitor}': best, 'best_epoch': at}, time=f"{getattr(s, 'time', 0):.1f}s"))
         return pd.DataFrame(rows).set_index('stage')
@@ -132,6 +135,16 @@ class StageReport:
         lines += [f"WARNING: {w}" for w in self.warnings]
         return '\n'.join(lines)
     __repr__ = __str__
+
+    def decision(self, part:str # a decision's `part`, e.g. 'bn'
+                ):
+        "The `Decision` a recipe took on `part` (`None` if it took none)"
+        return next((d for d in self.decisions if d.part == part), None)
+
+    def choice(self, part:str # a decision's `part`, e.g. 'bn'
+              ):
+        "The value a recipe chose for `part` (`None` if it made no such decision)"
+        return getattr(self.decision(part), 'choice', None)
 
     def __getitem__(self, i): return self.stages[i]
     def __len__(self): return len(self.stages)

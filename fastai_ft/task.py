@@ -11,11 +11,11 @@ from fastai.basics import *
 from fastai.learner import AvgLoss, AvgSmoothLoss
 from fastai.callback.progress import ProgressCallback   # it also gives Learner its `no_bar`, which `valid_items` uses
 from fastai.metrics import LossMetric, mse, mae, msle, _rmse, _exp_rmspe
-from .core import main_values, _eval_mode
+from .core import main_values, eval_mode, Decision
 
 # %% auto #0
 __all__ = ['lower_is_better', 'infer_comp', 'item_values', 'ItemValuesCallback', 'valid_items', 'sign_test', 'signed_rank_test',
-           'compare_items', 'guess_loss']
+           'compare_items', 'guess_loss', 'n_classes', 'smoothed_loss', 'using_loss']
 
 # %% ../nbs/01_task.ipynb #7a1d0c07
 _lower_funcs = (mse, mae, msle, _rmse, _exp_rmspe)   # fastai's regression metrics (`rmse` and `exp_rmspe` are AccumMetrics of the last two)
@@ -129,7 +129,7 @@ def guess_loss(learn:Learner, # the learner whose loss is used
     n_inp = getattr(learn.dls, 'n_inp', 1)
     how = 'the loss of the average prediction' if p0 is None else 'the loss of the prediction the fit started from'
     if p0 is None:
-        with torch.no_grad(), _eval_mode(learn.model): p0 = torch.cat([learn.model(*to_device(b[:n_inp], dev)) for b in batches]).float().mean(0, keepdim=True)
+        with torch.no_grad(), eval_mode(learn.model): p0 = torch.cat([learn.model(*to_device(b[:n_inp], dev)) for b in batches]).float().mean(0, keepdim=True)
     p0 = p0.detach().float().to(dev).as_subclass(Tensor)
     ys = [torch.cat(o) for o in zip(*[to_device(b[n_inp:], dev) for b in batches])]
     n = len(ys[0])
@@ -145,3 +145,45 @@ def guess_loss(learn:Learner, # the learner whose loss is used
         if math.isfinite(best) and best <= start: return best,'the loss of the best prediction that ignores the input'
     except Exception: pass
     return start,how
+
+# %% ../nbs/01_task.ipynb #aff8b0b9
+def n_classes(learn:Learner # the learner whose task is asked
+             )->int:
+    "The number of classes of `learn`'s task: `dls.c`, else the outputs of the model's last linear layer, else 1"
+    lin = [m for m in learn.model.modules() if isinstance(m, nn.Linear)]
+    return getattr(learn.dls, 'c', None) or (lin[-1].out_features if lin else 1)
+
+# %% ../nbs/01_task.ipynb #7ca0569c
+def _smoothing_skipped(lf, f):
+    "Why label smoothing leaves the loss `lf` (wrapping `f`) alone"
+    if isinstance(f, (nn.BCEWithLogitsLoss, nn.BCELoss)): return "a multi-label (binary) loss has no single true class to smooth towards"
+    if isinstance(f, (nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.HuberLoss)): return "a regression loss has no labels to smooth"
+    if isinstance(f, nn.CrossEntropyLoss): return "it already weighs its classes or smooths its labels"
+    return "label smoothing replaces only plain, unweighted cross-entropy"
+
+def _loss_name(lf): return f"{type(lf.func).__name__}Flat" if type(lf) is BaseLoss else type(lf).__name__   # MSELossFlat() is a BaseLoss
+
+def smoothed_loss(learn:Learner, # the learner whose loss may be replaced
+                  eps:float=0.1  # label smoothing of fastai's `LabelSmoothingCrossEntropyFlat`; 0 or None: none
+                 )->tuple:
+    "The loss the recipe trains with, and its `Decision` ('loss'): `learn`'s plain cross-entropy with labels smoothed by `eps`, else `learn.loss_func` itself"
+    lf = learn.loss_func
+    f = getattr(lf, 'func', lf)   # fastai's `CrossEntropyLossFlat` wraps an `nn.CrossEntropyLoss`
+    ev = dict(eps=eps or 0, learner_loss=_loss_name(lf))
+    if not eps: return lf, Decision('loss', _loss_name(lf), ev, f"the learner's own (label_smoothing={eps or 0})")
+    if not (isinstance(f, nn.CrossEntropyLoss) and f.weight is None and not f.label_smoothing and f.reduction == 'mean'):
+        return lf, Decision('loss', _loss_name(lf), ev, f"the learner's own ({_loss_name(lf)}) in every stage: {_smoothing_skipped(lf, f)}")
+    return (LabelSmoothingCrossEntropyFlat(eps=eps, axis=getattr(lf, 'axis', 1)),
+            Decision('loss', 'LabelSmoothingCrossEntropyFlat', ev,
+                     f"cross-entropy with labels smoothed by eps={eps:g} (fastai's LabelSmoothingCrossEntropyFlat) in every stage, so neither head nor "
+                     f"fine-tuned weights grow over-confident; the weight decay, the BatchNorm policy and the final weights are chosen in the learner's own "
+                     f"loss, which is back after the run (the stages' valid_loss is the smoothed one)"))
+
+@contextmanager
+def using_loss(learn:Learner, # the learner
+               loss_func      # its loss inside the `with` block
+              ):
+    "`learn` trains and validates with `loss_func` inside the block, and has its own loss back after it, even after an error"
+    old,learn.loss_func = learn.loss_func,loss_func
+    try: yield learn
+    finally: learn.loss_func = old

@@ -27,11 +27,12 @@ def _broadcast(self, t, rank):
 DistributedDL._broadcast = _broadcast
 
 class HeadValidations(Callback):
-    "Count the validations of head-only fits by what they ran on: cached features (`_FeatureDL`) or the images through the body"
+    "Count the epochs of head-only fits, and their validations by what they ran on: cached features (`_FeatureDL`) or the images through the body"
     order = 99   # after fastai's DistributedTrainer wrapped the loader
-    def __init__(self): self.seen,self.head_only = {},False
+    def __init__(self): self.seen,self.head_only,self.epochs = {},False,0
     def before_fit(self): self.head_only = self.opt.frozen_idx == len(self.opt.param_lists) - 1
     def after_fit(self): self.head_only = False
+    def after_epoch(self): self.epochs += self.head_only
     def before_validate(self):
         if self.head_only:
             k = type(getattr(self.dl, 'dl', self.dl)).__name__
@@ -89,7 +90,7 @@ def recipe():   # the feature cache per process, the weight-decay sweep, the dri
     with distrib(learn):
         r = learn.staged_fine_tune(recipe='auto', epochs=2, freeze_epochs=5, tracker=RunTracker(ckpt_dir=out/'ckpt', rollback=None))
     FeatureCacheCallback._build = _build
-    yield 'recipe', summary(r, learn) | dict(head_validations=hv.seen, cache_builds=len(builds)), learn
+    yield 'recipe', summary(r, learn) | dict(head_validations=hv.seen, head_epochs=hv.epochs, cache_builds=len(builds)), learn
 
 def staged():
     learn = learner()

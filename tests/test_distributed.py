@@ -69,8 +69,8 @@ def one_process(tmp, modes=('staged', 'recipe')):
     return json.loads((out/'single.json').read_text())
 
 def parts(decisions):
-    "What each decision is about: a record's `part`, or a line's words before its first ':'"
-    return [d['part'] if isinstance(d, dict) else d.split(':')[0] for d in decisions]
+    "What each decision is about"
+    return [d['part'] for d in decisions]
 
 @pytest.mark.parametrize('mode', ['staged', 'recipe', 'nonfinite'])
 def test_two_processes_agree(mode, tmp_path_factory):
@@ -85,9 +85,10 @@ def test_two_processes_agree(mode, tmp_path_factory):
         for n in w0[k]: assert torch.equal(w0[k][n], w1[k][n]), (k, n)     # identical weights
     if mode == 'recipe':   # every head-only epoch validated on the cached features: DDP's rewrites of the body (same values) keep the cache
         r = r0['recipe']
-        assert set(r['head_validations']) == {'_FeatureDL'} and r['head_validations']['_FeatureDL'] >= 35, r['head_validations']
+        assert r['head_validations'] == {'_FeatureDL': r['head_epochs']}, (r['head_validations'], r['head_epochs'])   # every head-only epoch, on features
         assert r['cache_builds'] == r1['recipe']['cache_builds'] == 1, (r['cache_builds'], r1['recipe']['cache_builds'])   # once for the three tries and the head stage
-        assert len(r['decisions']) == 7 and parts(r['decisions'])[1:3] == ['weight decay of the head', 'linear probe head'], r['decisions']   # the cache ran: a sweep, a probe
+        d = {o['part']: o for o in r['decisions']}
+        assert d['wd']['choice'] in (1e-3, 1e-2, 1e-1) and d['probe']['choice'] is not None, r['decisions']   # the cache ran: a sweep, a probe
     if mode != 'nonfinite':
         assert len(list((out/'ckpt').glob('*.pth'))) == 1, list((out/'ckpt').glob('*.pth'))   # only the main process wrote checkpoints
     else:   # a NaN batch on any process stops every process before the step (RunTracker.before_batch): averaged gradients would carry it everywhere

@@ -5,14 +5,13 @@
     the learner holding weights that validate as its report says."""
 import contextlib, io, random, sys, warnings
 from pathlib import Path
-import pytest, torch
+import pandas as pd, pytest, torch
 from fastai.basics import set_seed, Callback
 from fastai_ft.all import *
 
 sys.path.insert(0, str(Path(__file__).parent))
 from kinds import KINDS
 
-PARTS = ('head:', 'weight decay', 'linear probe head:', 'BatchNorm while fine-tuning:', 'fine-tuning:', 'loss:', 'weights:')
 ONE_GROUP = {'collab', 'tabular'}
 
 def seeded(learn, seed=0):
@@ -53,20 +52,28 @@ def test_recipe_runs_and_says_why(kind, tmp_path):
     with warnings.catch_warnings(record=True) as ws, learn.no_bar(), learn.no_logging():
         warnings.simplefilter('always')
         r = quiet(lambda: seeded(learn).staged_fine_tune(recipe='auto', epochs=1, freeze_epochs=2))
-    assert len(r.decisions) == len(PARTS) and all(d.startswith(p) for d, p in zip(r.decisions, PARTS)), r.decisions
+    parts = [d.part for d in r.decisions]
+    assert parts == ([p for p in PARTS if p != 'reference'] if kind in ONE_GROUP else list(PARTS)), parts   # a decision for every part that applies
+    assert list(pd.DataFrame(r.decisions).columns) == ['part', 'choice', 'evidence', 'reason']
     assert learn.loss_func is own                                   # the learner's own loss is back
     one = [w for w in ws if 'parameter group' in str(w.message)]
     assert len(one) == (kind in ONE_GROUP), [str(w.message) for w in one]
     assert not [w for w in ws if 'recipe=' in str(w.message)], [str(w.message) for w in ws]   # the final choice did not fail
     s = dict(zip(['valid_loss', *[m.name for m in learn.metrics]], learn.validate()))
     metric = r.metric if r.metric in s else 'valid_loss'
-    if kind in ONE_GROUP: assert r.floor is None and 'no head on a pretrained body' in r.decisions[-1]
+    if kind in ONE_GROUP: assert r.floor is None and r.choice('head') is None and r.choice('weights') == 'last'
     else: assert r.ceiling == pytest.approx(s[metric], abs=1e-5), (r.ceiling, s)   # the weights held validate as reported
-    if kind in ('multi_label', 'points', 'segmentation'):                # compared item by item by their losses
-        assert 'signed-rank test' in r.decisions[-1], r.decisions[-1]
-    if kind in ('single_label', 'text'): assert 'sign test' in r.decisions[-1], r.decisions[-1]
-    if kind in ('multi_label', 'points', 'collab'): assert 'label smoothing' not in r.decisions[5] and 'in every stage: a' in r.decisions[5], r.decisions[5]
-    if kind == 'segmentation': assert 'forward hooks' in r.decisions[0] and "a U-Net's decoder" in r.decisions[0], r.decisions[0]
+    weights = r.decision('weights')
+    if kind not in ONE_GROUP:   # every candidate compared with the reference item by item: right or wrong, else by their losses
+        tests = {c['test'] for c in learn.recipe_candidates.to_dict('records')}
+        assert tests == ({'sign test'} if kind in ('single_label', 'text') else {'signed-rank test'}), tests
+        assert weights.choice in learn.recipe_candidates.index and weights.evidence['reference'] == learn.recipe_candidates.index[0]
+    smoothed = kind in ('single_label', 'text', 'segmentation', 'tabular')   # plain cross-entropy
+    loss = next(d for d in r.decisions if d.part == 'loss')
+    assert loss.choice == ('LabelSmoothingCrossEntropyFlat' if smoothed else loss.evidence['learner_loss']) and loss.evidence['eps'] == 0.1, loss
+    head = r.decision('head')
+    if kind in ('segmentation', 'text'): assert head.evidence['cached'] is False and head.choice == 2, head   # no cache: a U-Net's hooks, a text encoder's tuple
+    elif kind not in ONE_GROUP: assert head.evidence['cached'] is True and head.choice == 2, head
 
 def test_a_failing_final_choice_keeps_the_run(tmp_path, monkeypatch):
     "Anything that fails after training leaves the trained weights on the learner, and says what failed"
@@ -80,5 +87,5 @@ def test_a_failing_final_choice_keeps_the_run(tmp_path, monkeypatch):
     last = Last()
     with pytest.warns(UserWarning, match="recipe='auto' trained to the end, but choosing among the heads"), learn.no_bar(), learn.no_logging():
         r = quiet(lambda: seeded(learn).staged_fine_tune(recipe='auto', epochs=1, freeze_epochs=2, cbs=last))
-    assert r.decisions[-1].startswith("weights: the run's last: choosing among the heads, the fine-tuned weights and their mix failed (RuntimeError")
+    assert r.choice('weights') is None and r.decision('weights').evidence['error'] == 'RuntimeError: a report line could not be formatted', r.decisions
     for k, v in learn.model.state_dict().items(): assert torch.equal(v, last.sd[k]), k

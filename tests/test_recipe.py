@@ -19,14 +19,12 @@ def test_text_learner_says_what_it_skipped():
     learn = text_learner(text_dls())
     r = quiet(learn, recipe='auto', epochs=1, freeze_epochs=2)
     assert [s.name for s in r] == ['head', 'unfrozen'] and [s.epochs_run for s in r] == [2, 1]
-    head, wd, probe, bn, ft, loss, weights = r.decisions
-    assert probe == 'linear probe head: none: the head trains without the feature cache', probe
-    assert 'without the feature cache (The cached part of the model returns a tuple' in head, head
-    assert 'no grid: without the cache each try costs full epochs' in wd, wd
-    assert "fastai's default (bn='train'): the drift is measured on a head trained on cached features" in bn, bn
-    assert loss.startswith('loss: cross-entropy with labels smoothed by eps=0.1'), loss   # text_classifier_learner's CrossEntropyLossFlat
-    assert type(learn.loss_func).__name__ == 'CrossEntropyLossFlat'                          # ... which is back after the run
-    assert weights.startswith('weights: ') and (r.ceiling >= r.floor or 'validates below the floor' in weights), str(r)
+    d = {o.part: o for o in r.decisions}
+    assert (d['head'].choice, d['head'].evidence['cached']) == (2, False) and 'returns a tuple' in d['head'].evidence['why_uncached'], d['head']
+    assert (d['wd'].choice, d['probe'].choice, d['bn'].choice) == (None, None, 'train'), r.decisions   # no cache: no grid, no probe, no drift measured
+    assert d['loss'].choice == 'LabelSmoothingCrossEntropyFlat'                                    # text_classifier_learner's CrossEntropyLossFlat, smoothed ...
+    assert type(learn.loss_func).__name__ == 'CrossEntropyLossFlat'                                # ... and back after the run
+    assert d['weights'].choice in learn.recipe_candidates.index and (r.ceiling >= r.floor or d['weights'].choice == d['weights'].evidence['reference']), str(r)
 
 @pytest.mark.parametrize('arch', ['torchvision resnet18', 'timm resnet18'])
 def test_vision_learners(arch, tmp_path):
@@ -39,8 +37,9 @@ def test_vision_learners(arch, tmp_path):
                            splitter=auto_split, metrics=accuracy)
     r = quiet(learn, recipe='auto', epochs=1, freeze_epochs=2)
     assert [(s.name, s.n_train, s.epochs_run) for s in r] == [('head', 1, 2), ('unfrozen', 5, 1)]
-    assert '2 times augmented (Resize)' in r.decisions[0] and r.decisions[1].startswith('weight decay of the head:'), r.decisions
-    assert r.decisions[-1].startswith('weights: ')
+    head = r.decision('head')
+    assert (head.evidence['augmented_passes'], head.evidence['random_tfms']) == (2, ['Resize']), head   # few items: a clean pass and 2 augmented ones
+    assert r.choice('wd') in (1e-3, 1e-2, 1e-1) and r.choice('weights') in learn.recipe_candidates.index, r.decisions
 
 @needs_hymenoptera
 def test_recipe_against_the_probe_on_held_out_photos():
@@ -57,8 +56,8 @@ def test_recipe_against_the_probe_on_held_out_photos():
     r = quiet(learn, recipe='auto')
     a = test_accuracy(learn, tdl)
     print(f"held-out accuracy: linear probe {probe:.4f}, recipe='auto' {a:.4f}\n{r}")
-    assert len(r.decisions) == 7 and r.decisions[-1].startswith('weights: '), r.decisions
+    c, w = learn.recipe_candidates, r.decision('weights')
     assert learn.validate()[1] == pytest.approx(r.ceiling, abs=1e-6)          # the report's ceiling is the weights held
-    assert r.floor_name and f"floor   ({r.floor_name})" in str(r)              # the floor names its head
-    if r.ceiling < r.floor - 1e-9: assert 'validates below the floor' in r.decisions[-1] and 'p=' in r.decisions[-1], r.decisions[-1]
+    assert r.floor_name in c.index and r.floor == c.accuracy[r.floor_name]     # the floor: a head the final choice compared
+    assert w.choice == c.index[0] or c.p[w.choice] < 0.05, c                   # the reference, unless beaten beyond chance
     assert a >= probe - 0.03, (a, probe, str(r))

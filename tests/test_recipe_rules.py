@@ -7,7 +7,7 @@ from torch import nn
 from fastai.basics import Learner, DataLoaders, CrossEntropyLossFlat, Callback, accuracy, set_seed
 from torch.utils.data import TensorDataset
 from fastai_ft.all import *
-import fastai_ft.recipe as recipe
+import fastai_ft.callback.bn
 
 def quiet(f):
     with contextlib.redirect_stdout(io.StringIO()): return f()
@@ -96,14 +96,15 @@ def test_drift_threshold():
     "The drift is the loss batch statistics add, in units of the loss of guessing; above 2.4 the body keeps its statistics"
     unit = math.log(2)
     gap = lambda drift: BNGap(0.1, 0.1 + drift*unit, 0.)
-    assert [choose_bn(gap(d), unit)[0] for d in (0.5, 2.3, 2.5, 3.2)] == ['train', 'train', 'eval', 'eval']
+    assert [choose_bn(gap(d), unit).choice for d in (0.5, 2.3, 2.5, 3.2)] == ['train', 'train', 'eval', 'eval']
 
 def test_far_budget(monkeypatch):
     "A task far from the pretraining (here every drift counts as far) fine-tunes 12 epochs with bn='eval', and the fine-tuned weights are the reference"
-    monkeypatch.setattr(recipe, 'FAR_DRIFT', -1e9)
+    monkeypatch.setattr(fastai_ft.callback.bn, 'FAR_DRIFT', -1e9)
     set_seed(0)
     learn = synth_staged_learner(3, n=256)
     with learn.no_bar(), learn.no_logging(): r = quiet(lambda: learn.staged_fine_tune(recipe='auto', freeze_epochs=2))
     assert [(s.name, s.epochs_run, s.bn) for s in r] == [('head', 2, 'freeze'), ('unfrozen', 12, 'eval')]
     np.testing.assert_allclose(r[1].plan.lrs, [1e-4, 10**-3.5, 1e-3])
-    assert learn.recipe_candidates.index[0] == 'the fine-tuned weights'
+    assert learn.recipe_candidates.index[0] == 'the fine-tuned weights' and r.choice('reference') == 1
+    assert r.decision('fine_tune').evidence['budget'] == 'far' and r.choice('bn') == 'eval'

@@ -12,7 +12,7 @@ from fastai.callback.tracker import TrackerCallback
 from ..task import infer_comp
 
 # %% auto #0
-__all__ = ['Plateau', 'warp_sched', 'shift_sched', 'set_stage_scheds', 'StageSchedCallback', 'AdaptiveStageCallback']
+__all__ = ['Plateau', 'warp_sched', 'shift_sched', 'set_stage_scheds', 'AdaptiveStageCallback']
 
 # %% ../../nbs/02_callback.adaptive.ipynb #21f63de3
 class Plateau:
@@ -85,10 +85,6 @@ def set_stage_scheds(learn):
     if not hasattr(ps, 'base'): ps.base = ps.scheds
     a = st.offset/st.epochs
     ps.scheds = {k:shift_sched(warp_sched(f, *st.warp) if st.warp else f, a) for k,f in ps.base.items()}
-
-class StageSchedCallback(Callback):
-    "Set the stage's (compressed, shifted) schedule at the start of a resumed stage's fit"
-    def before_fit(self): set_stage_scheds(self.learn)
 
 # %% ../../nbs/02_callback.adaptive.ipynb #1b54c71d
 class AdaptiveStageCallback(Callback):

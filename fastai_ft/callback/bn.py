@@ -6,16 +6,18 @@ Docs: https://fastai-ft.github.io/fastai_ft/callback.bn.html.md"""
 
 # %% ../../nbs/02_callback.bn.ipynb #24f99adb
 from __future__ import annotations
-import itertools, random
+import itertools, math, random
 from contextlib import contextmanager
 from typing import NamedTuple
 from torch.nn.modules.batchnorm import _BatchNorm
 from fastai.basics import *
 from fastai.callback.core import TrainEvalCallback
 from fastai.data.core import Datasets, TfmdLists
+from ..core import Decision
 
 # %% auto #0
-__all__ = ['bn_modules', 'train_items_dl', 'recalibrate_bn', 'BNPolicyCallback', 'BNGap', 'bn_gap', 'bn_advice']
+__all__ = ['FAR_DRIFT', 'bn_modules', 'train_items_dl', 'recalibrate_bn', 'BNPolicyCallback', 'BNGap', 'bn_gap', 'bn_advice',
+           'choose_bn']
 
 # %% ../../nbs/02_callback.bn.ipynb #efb80de5
 def _frozen_ids(learn):
@@ -183,3 +185,20 @@ def bn_advice(gap:BNGap, # The result of `bn_gap`
     return (f"Loss on training batches is {gap.ratio:.1f}x higher in inference mode ({gap.eval_loss:.3g}) than with "
             f"batch statistics ({gap.train_mode_loss:.3g}), so the BatchNorm running statistics do not describe this "
             "data: fine-tune with bn='freeze_stats' (or bn='eval'), or call recalibrate_bn(learn) before evaluating.")
+
+# %% ../../nbs/02_callback.bn.ipynb #d3b74bc9
+FAR_DRIFT = 2.4   # the drift above which a task is far from the pretraining (bn='eval', the far budget)
+
+def choose_bn(gap:BNGap|None,     # `bn_gap` of the trained head on the frozen body, on training items; `None` without BatchNorm
+              unit:float=math.log(2), # the loss of guessing on the same items (`fastai_ft.task.guess_loss`), the unit of the drift
+              threshold:float=None # the drift above which the body keeps its running statistics (default `FAR_DRIFT`)
+             )->Decision:
+    "The BatchNorm policy for fine-tuning (`Decision` 'bn'), from the loss that batch statistics add to the trained head's, in units of `unit`"
+    threshold = ifnone(threshold, FAR_DRIFT)
+    if gap is None: return Decision('bn', 'train', {}, "the model has no BatchNorm layer with running statistics, so there is no BatchNorm policy to choose")
+    drift = (gap.train_mode_loss - gap.eval_loss)/max(unit, 1e-8)
+    ev = dict(drift=drift, threshold=threshold, eval_loss=gap.eval_loss, train_mode_loss=gap.train_mode_loss, guess_loss=unit)
+    how = (f"batch statistics raise the trained head's loss on training items from {gap.eval_loss:.3g} to {gap.train_mode_loss:.3g}, "
+           f"{drift:.2f} times the loss of guessing ({unit:.3g})")
+    if drift > threshold: return Decision('bn', 'eval', ev, f"{how}, above {threshold:g}, so the body keeps its running statistics while it trains (bn='eval')")
+    return Decision('bn', 'train', ev, f"{how}, at most {threshold:g}, so BatchNorm trains as fastai trains it (bn='train')")

@@ -11,7 +11,7 @@ from fastai.basics import *
 from fastai.callback.tracker import TrackerCallback
 from .. import __version__
 from ..core import Stage, unwrap
-from .tracker import save_atomic
+from .tracker import save_atomic, check_writable
 from .adaptive import set_stage_scheds
 
 # %% auto #0
@@ -189,12 +189,6 @@ def read_state(path,               # a `resume=` file
     return st
 
 # %% ../../nbs/02_callback.runstate.ipynb #1c44ac5d
-def _check_writable(path):
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        probe = path.parent/f'.{path.name}.probe'; probe.write_bytes(b''); probe.unlink()
-    except OSError as e: raise PermissionError(f"Cannot write the resume file {path} ({e.strerror}): pass resume= a file in a writable folder.") from None
-
 def stage_dict(s:Stage # a stage of a plan
               )->dict:
     "A `Stage` as plain values"
@@ -236,7 +230,7 @@ class RunStateCallback(Callback):
 
     def start(self, cbs=())->tuple:
         "Read and check the file before anything trains; where the run picks up: stage index, stage, epochs used, finished stages"
-        if rank_distrib() == 0: _check_writable(self.path)
+        if rank_distrib() == 0: check_writable(self.path.parent, f'the resume file {self.path.name}', 'pass resume= a file in a writable folder')
         st = self.state = read_state(self.path, self.signature)
         if st is None: return 0,None,0,[]
         for cb in cbs:

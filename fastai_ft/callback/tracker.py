@@ -10,10 +10,12 @@ import uuid
 from fastai.basics import *
 from fastai.callback.tracker import TrackerCallback
 from ..core import main_values, min_values, unwrap
+from ..choice import score_names, state_of
 from ..task import infer_comp
 
 # %% auto #0
-__all__ = ['nonfinite_causes', 'save_atomic', 'check_writable', 'rollback_action', 'nonfinite_cause', 'RunTracker', 'FakeStages']
+__all__ = ['nonfinite_causes', 'save_atomic', 'check_writable', 'rollback_action', 'nonfinite_cause', 'RunTracker',
+           'EndsCallback']
 
 # %% ../../nbs/02_callback.tracker.ipynb #7963762c
 def save_atomic(obj,        # anything `torch.save` takes
@@ -32,16 +34,17 @@ def save_atomic(obj,        # anything `torch.save` takes
     return path
 
 # %% ../../nbs/02_callback.tracker.ipynb #0791b3cb
-def check_writable(path:Path # folder that will hold checkpoints
-                  ):
-    "Raise before training if `path` cannot hold checkpoints"
+def check_writable(path:Path,              # folder that will hold the files (created if needed)
+                   what:str='checkpoints',  # what will be written there, for the message
+                   fix:str='pass a writable ckpt_dir, or ckpt_dir=False to keep the best weights in memory' # what to do about it, for the message
+                  )->Path:
+    "Raise, in one sentence, before training if files cannot be written in `path`"
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path/f'.write_test_{uuid.uuid4().hex[:8]}'
         probe.write_bytes(b''); probe.unlink()
-    except OSError as e:
-        raise PermissionError(f"Cannot write checkpoints to {path} ({e.strerror}): pass a writable ckpt_dir, or ckpt_dir=False to keep the best weights in memory.") from None
+    except OSError as e: raise PermissionError(f"Cannot write {what} to {path} ({e.strerror}): {fix}.") from None
     return path
 
 # %% ../../nbs/02_callback.tracker.ipynb #3fa65914
@@ -237,11 +240,15 @@ class RunTracker(TrackerCallback):
         except Exception as e: return f"its best checkpoint {f} cannot be read ({type(e).__name__})"
         if ck.get('epoch') != d['best_at']['epoch']: return f"its best checkpoint {f} holds epoch {ck.get('epoch')}, not epoch {d['best_at']['epoch']}"
 
-# %% ../../nbs/02_callback.tracker.ipynb #89b4d04b
-class FakeStages(Callback):
-    "Testing aid: replace the monitored value at each epoch by the next of `values`, and play stage events"
-    order = Recorder.order+1
-    def __init__(self, values): self.values = list(values)
-    def after_epoch(self):
-        self.recorder.values[-1][1] = self.values.pop(0)   # valid_loss
-        self.learn.stage_recorder.rows.append(None)
+# %% ../../nbs/02_callback.tracker.ipynb #0bd04ed7
+class EndsCallback(Callback):
+    "Keep the weights and validation scores at the end of the head-only stage (the floor) and of the last fine-tuning stage"
+    order = TrackerCallback.order+2   # after a tracker has put back its best weights at the end of a stage
+    def __init__(self): self.kept = {}
+    def after_stage(self):
+        st,rows = self.stage,self.learn.stage_recorder.rows
+        if st.reason in ('diverged', 'non_finite') or not st.epochs_run: return
+        e = self.learn.run_tracker.best_at['epoch'] if st.rollback else len(rows)-1   # weights rolled back: the tracker's best epoch
+        self.kept['head' if st.n_train == 1 else 'tuned'] = ({k:rows[e][k] for k in score_names(self.learn)}, e, state_of(self.learn))
+    def get_state(self): return self.kept
+    def set_state(self, d): self.kept = d

@@ -133,13 +133,18 @@ MUTANTS = [
     Mutant('recipe-lr-ratio', "the recipe's LR ratio", "NEAR_BUDGET,FAR_BUDGET = (3, 10),(12, 10)", "NEAR_BUDGET,FAR_BUDGET = (3, 100),(12, 10)", (RR,)),
     Mutant('recipe-far-budget', "the recipe's far budget", "NEAR_BUDGET,FAR_BUDGET = (3, 10),(12, 10)", "NEAR_BUDGET,FAR_BUDGET = (3, 10),(3, 10)", (RR,)),
     Mutant('recipe-warmup', "the one-cycle warm-up of the recipe's stages", "pct_start=0.3, div=25., bn=head_bn", "pct_start=0.1, div=25., bn=head_bn", (RR,)),
-    Mutant('recipe-few-shot', 'the few-shot rule (fewer than 16 items per class)', "def _few_shot(learn, n=16):", "def _few_shot(learn, n=8):", (RR,)),
+    Mutant('recipe-few-shot', 'the few-shot rule (fewer than 16 items per class)', "FEW_SHOT = 16   #", "FEW_SHOT = 8   #", (RR,)),
     Mutant('recipe-head-bs', "the head's batch size on cached features", "head_bs=32,         #", "head_bs=16,         #", (RR,)),
     Mutant('recipe-far-drift', 'the drift threshold', "FAR_DRIFT = 2.4   #", "FAR_DRIFT = 3.4   #", (RR,)),
     Mutant('recipe-own-loss', "the learner's own loss is back after the run", "    finally: learn.loss_func = old", "    finally: pass",
            ('tests/test_kinds.py::test_recipe_runs_and_says_why[single_label]',)),
     Mutant('probe-head', 'the linear probe written exactly into the head', "w1[:c],w1[c:2*c] = W.cpu(),-W.cpu()", "w1[:c],w1[c:2*c] = W.cpu(),W.cpu()",
+           (nb('01b_probe'),)),
+    Mutant('recipe-probe-reference', "a few-shot task's reference is the probe head", "    if self.few and (self.probe or self.tried):", "    if False:",
            (nb('08_recipe'),)),
+    Mutant('recipe-far-reference', "a far task's reference is the fine-tuned weights", "    if self.bn is None and d.choice == 'eval':", "    if False:", (RR,)),
+    Mutant('cached-validation', 'heads validated on the cached features only with their body', "return self.vdl if all(torch.equal(sd[k], t) for k,t in self.body.items()) else None",
+           "return self.vdl", (nb('05_cache'),)),
 ]
 
 def _cells(path):

@@ -11,8 +11,8 @@ from .core import main_values, unwrap
 from .task import infer_comp, valid_items, compare_items
 
 # %% auto #0
-__all__ = ['state_of', 'load_state', 'mix_state', 'score_names', 'valid_scores', 'best_row', 'choose_weights', 'items_words',
-           'choice_reason', 'below_floor']
+__all__ = ['state_of', 'load_state', 'mix_state', 'score_names', 'valid_scores', 'best_row', 'sweep_wd', 'choose_weights',
+           'items_words', 'choice_reason', 'below_floor']
 
 # %% ../nbs/01a_choice.ipynb #4b6bf430
 def state_of(learn:Learner # the learner whose weights are copied
@@ -61,6 +61,23 @@ def best_row(rows:list,           # one dict of scores per candidate, in order o
     sign = lambda c: -1 if infer_comp(c, metrics) == np.greater else 1
     key = lambda r: (sign(metric)*r[metric], sign(tie)*r[tie])
     return min(range(len(rows)), key=lambda i: key(rows[i]))
+
+# %% ../nbs/01a_choice.ipynb #255ed78c
+def sweep_wd(learn:Learner, # a learner whose body is frozen (head-only fits)
+             wds:list,      # weight decays to try
+             epochs:int,    # epochs of each try's one-cycle
+             lr:float,      # peak LR of each try
+             cbs=None,      # callbacks of the tries (the feature cache and its BatchNorm policy)
+            )->tuple:
+    "Train the head from its current weights once per weight decay; return the best `wd` (lowest valid loss), every try's scores and the best try's weights"
+    start,rows,best = state_of(learn),[],None
+    for wd in wds:
+        load_state(learn, start); learn.opt.clear_state()
+        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr, wd=wd, cbs=cbs)
+        rows.append(dict(zip(score_names(learn), main_values(learn.final_record[1:]))))
+        if best_row(rows, 'valid_loss') == len(rows)-1: best = state_of(learn)
+    load_state(learn, start); learn.opt.clear_state()
+    return wds[best_row(rows, 'valid_loss')], rows, best
 
 # %% ../nbs/01a_choice.ipynb #cbbedd7e
 def choose_weights(learn:Learner,  # the learner; it is left holding the chosen weights

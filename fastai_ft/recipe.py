@@ -20,25 +20,7 @@ from .cache import FeatureCacheCallback, cache_issue, random_tfms
 from .report import fmt_lrs, StageReport
 
 # %% auto #0
-__all__ = ['HEAD_MAX_EPOCHS', 'NEAR_BUDGET', 'FAR_BUDGET', 'FEW_SHOT', 'PARTS', 'sweep_wd', 'auto_plan', 'AutoRecipe',
-           'auto_recipe']
-
-# %% ../nbs/08_recipe.ipynb #255ed78c
-def sweep_wd(learn:Learner, # a learner whose body is frozen (head-only fits)
-             wds:list,      # weight decays to try
-             epochs:int,    # epochs of each try's one-cycle
-             lr:float,      # peak LR of each try
-             cbs=None,      # callbacks of the tries (the feature cache and its BatchNorm policy)
-            )->tuple:
-    "Train the head from its current weights once per weight decay; return the best `wd` (lowest valid loss), every try's scores and the best try's weights"
-    start,rows,best = state_of(learn),[],None
-    for wd in wds:
-        load_state(learn, start); learn.opt.clear_state()
-        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr, wd=wd, cbs=cbs)
-        rows.append(dict(zip(score_names(learn), main_values(learn.final_record[1:]))))
-        if best_row(rows, 'valid_loss') == len(rows)-1: best = state_of(learn)
-    load_state(learn, start); learn.opt.clear_state()
-    return wds[best_row(rows, 'valid_loss')], rows, best
+__all__ = ['HEAD_MAX_EPOCHS', 'NEAR_BUDGET', 'FAR_BUDGET', 'FEW_SHOT', 'PARTS', 'auto_plan', 'AutoRecipe', 'auto_recipe']
 
 # %% ../nbs/08_recipe.ipynb #ac55109b
 HEAD_MAX_EPOCHS = 10   # an uncached head stage ('auto') runs at most this many epochs, until its validation loss stops improving
@@ -130,12 +112,19 @@ class AutoRecipe:
                  **kwargs            # more arguments of `staged_fine_tune` (`plateau`, `check_bn`, `resume`, `lr_decay`, ...) and `fit_one_cycle`
                 ):
         store_attr(but='kwargs')
-        self.kwargs,self.decided = kwargs,{}
+        self.kwargs,self.decided,self.times = kwargs,{},{}
 
     def decide(self, d:Decision):
         "Record `d` (a later one of the same part replaces it); its choice"
         self.decided[d.part] = d
         return d.choice
+
+    @contextmanager
+    def timed(self, part:str):
+        "Add the seconds the block takes to `times[part]`"
+        t = time.perf_counter()
+        try: yield
+        finally: self.times[part] = self.times.get(part, 0.) + time.perf_counter()-t
 
     @property
     def decisions(self)->list:
@@ -223,12 +212,12 @@ def fit_heads(self:AutoRecipe):
                              f"{'one value in wds' if self.cached else 'without the cache each try costs full epochs'})"))
         return self.decide(Decision('probe', None, {}, "none: " + ('the head trains without the feature cache' if not self.cached else
                                     f"it is fitted on the features cached for the weight-decay tries, and there are none ({why})")))
-    wd,rows,head = sweep_wd(learn, list(self.wds), self.sweep_epochs, self.head_lr, [BNPolicyCallback(self.head_bn), self.cache_cb])
+    with self.timed('weight-decay tries'): wd,rows,head = sweep_wd(learn, list(self.wds), self.sweep_epochs, self.head_lr, [BNPolicyCallback(self.head_bn), self.cache_cb])
     self.wd_head,self.tried = wd,(f"the weight-decay try's head (wd={wd:g}, {self.sweep_epochs} epochs)", head)
     self.decide(Decision('wd', wd, dict(valid_loss={w:r['valid_loss'] for w,r in zip(self.wds, rows)}, epochs=self.sweep_epochs),
                          f"{wd:g} for the head, the lowest valid_loss after {self.sweep_epochs} cached epochs with each of "
                          + ', '.join(f"{w:g} ({r['valid_loss']:.4f})" for w,r in zip(self.wds, rows))))
-    self.fit_probe()
+    with self.timed('probe'): self.fit_probe()
     self.cv = self.cache_cb.cached_validation(learn)   # the heads are validated on its features at the end, fine-tuning drops the cache
 
 # %% ../nbs/08_recipe.ipynb #fdfc0942
@@ -406,8 +395,11 @@ def run(self:AutoRecipe)->StageReport:
     "Fit the heads, measure the drift, plan, train, choose the weights"
     self.learn.freeze()
     self.fit_heads()
-    self.measure_drift()
-    return self.finish(self.train(self.make_plan()))
+    with self.timed('drift'): self.measure_drift()
+    report = self.train(self.make_plan())
+    with self.timed('final choice'): self.finish(report)
+    report.times = {**self.times, 'cache build': getattr(self.cache_cb, 'build_time', 0.)}   # the cache is built in the first cached fit
+    return report
 
 # %% ../nbs/08_recipe.ipynb #b317c7bb
 @patch

@@ -65,8 +65,10 @@ class StageReport:
                  decisions=None,       # what a recipe chose, as `Decision`s
                  final=None,           # `metric` of the weights held at the end when they are no epoch of `history` (a recipe's mix)
                  floor_at=None,        # the epoch whose `metric` is the floor (default: the frozen stage's best; a recipe's: its head's last)
+                 times=None,           # seconds a recipe spent on each of its parts outside the stages (and building the feature cache, inside its first cached fit)
                 ):
         store_attr()
+        self.times = ifnone(times, {})
         self.decisions = list(ifnone(decisions, []))
         self.floor_value,self.floor_name = None,None   # a recipe's floor, when it is no epoch of `history` (the best of several heads)
         self.comp = infer_comp(monitor)

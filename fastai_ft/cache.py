@@ -21,7 +21,7 @@ from .callback.bn import BNPolicyCallback
 from .core import eval_mode, unwrap
 
 # %% auto #0
-__all__ = ['CacheError', 'random_tfms', 'FeatureCacheCallback', 'CachedValidation', 'cache_issue']
+__all__ = ['CacheError', 'random_tfms', 'FeatureCacheCallback', 'CachedValidation', 'ValidBatchesCallback', 'cache_issue']
 
 # %% ../nbs/05_cache.ipynb #22890873
 class CacheError(ValueError):
@@ -410,6 +410,56 @@ def cached_validation(self:FeatureCacheCallback,
     v = self.vdl
     if v is None or v.feats.numel()*v.feats.element_size() > max_gb*2**30: return None
     return CachedValidation(learn, self)
+
+# %% ../nbs/05_cache.ipynb #19c6ef12
+def _rng_states():
+    "The random states a data pipeline may draw from (CUDA's when it is in use)"
+    return (torch.get_rng_state(), random.getstate(), np.random.get_state()[1].copy(), torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None)
+
+def _one_draw(before, after):
+    "Whether between the random states `before` and `after` there is nothing but the one draw each PyTorch DataLoader pass makes"
+    g = torch.Generator(); g.set_state(before[0]); torch.empty((), dtype=torch.int64).random_(generator=g)
+    cuda = before[3] is None or all(torch.equal(x, y) for x,y in zip(before[3], after[3]))
+    return torch.equal(g.get_state(), after[0]) and before[1] == after[1] and (before[2] == after[2]).all() and cuda
+
+class _Replay:
+    "The batches a validation pass drew, drawn again"
+    def __init__(self, batches): self.batches = batches
+    def __len__(self): return len(self.batches)
+    def __iter__(self):
+        torch.empty((), dtype=torch.int64).random_()   # what each pass of a PyTorch DataLoader draws from the global generator: the run's random numbers stay the same
+        return iter(self.batches)
+
+class ValidBatchesCallback(Callback):
+    "Keep the validation batches the data pipeline first made, and validate on them afterwards (deterministic validation transforms only)"
+    order = FeatureCacheCallback.order+1   # after the feature cache: a head-only fit validates on its features
+    def __init__(self,
+                 max_gb:float=1. # keep the batches only if they take at most this many GiB
+                ): store_attr(); self.batches,self.key,self.seen = None,None,None
+
+    def _key(self, learn=None): return id((learn or self.learn).dls.valid),(learn or self.learn).dls.valid.n
+    def before_validate(self):
+        if self.learn.dl is not self.learn.dls.valid or num_distrib() > 1: return   # features, another dl, or a shard fastai gathers
+        if self.batches is not None and self.key == self._key(): self.learn.dl = _Replay(self.batches); return
+        if self.key == ('draws', self._key()) or random_tfms(self.learn.dls.valid): return   # a pipeline that draws random numbers is never skipped
+        self.seen,self.size,self.states = [],0,_rng_states()
+
+    def before_batch(self):
+        if self.training or self.seen is None: return
+        b = (*self.xb, *self.yb)
+        self.size += sum(t.numel()*t.element_size() for t in b if isinstance(t, Tensor))
+        if self.size > self.max_gb*2**30: self.seen = None
+        else: self.seen.append(b)
+
+    def after_validate(self):
+        if self.seen is not None and _one_draw(self.states, _rng_states()): self.batches,self.key = self.seen,self._key()
+        elif self.seen is not None: self.key = ('draws', self._key())   # e.g. aug_transforms' flips draw even on validation: skipping them would change the run
+        self.seen = None
+
+    def dl(self, learn:Learner # the learner whose validation batches were kept
+          ):
+        "The kept validation batches of `learn`, as something `learn.validate(dl=...)` reads (`None` if there are none)"
+        return None if self.batches is None or self.key != self._key(learn) else _Replay(self.batches)
 
 # %% ../nbs/05_cache.ipynb #6c997303
 @patch

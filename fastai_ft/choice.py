@@ -11,8 +11,8 @@ from .core import main_values, unwrap
 from .task import infer_comp, valid_items, compare_items
 
 # %% auto #0
-__all__ = ['state_of', 'load_state', 'mix_state', 'score_names', 'valid_scores', 'best_row', 'sweep_wd', 'choose_weights',
-           'items_words', 'choice_reason', 'below_floor']
+__all__ = ['state_of', 'load_state', 'mix_state', 'score_names', 'valid_scores', 'best_row', 'LastValidation', 'sweep_wd',
+           'choose_weights', 'items_words', 'choice_reason', 'below_floor']
 
 # %% ../nbs/01a_choice.ipynb #4b6bf430
 def state_of(learn:Learner # the learner whose weights are copied
@@ -63,6 +63,12 @@ def best_row(rows:list,           # one dict of scores per candidate, in order o
     return min(range(len(rows)), key=lambda i: key(rows[i]))
 
 # %% ../nbs/01a_choice.ipynb #255ed78c
+class LastValidation(Callback):
+    "Validate only at a fit's last epoch: a fit whose result alone counts spends nothing on the other epochs' validation"
+    order = Recorder.order+1
+    def before_batch(self):   # the first batch: the loader has started (and drawn what every DataLoader draws from torch's generator), so the run's random numbers are unchanged
+        if not self.training and self.epoch < self.n_epoch-1: raise CancelValidException()
+
 def sweep_wd(learn:Learner, # a learner whose body is frozen (head-only fits)
              wds:list,      # weight decays to try
              epochs:int,    # epochs of each try's one-cycle
@@ -73,7 +79,7 @@ def sweep_wd(learn:Learner, # a learner whose body is frozen (head-only fits)
     start,rows,best = state_of(learn),[],None
     for wd in wds:
         load_state(learn, start); learn.opt.clear_state()
-        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr, wd=wd, cbs=cbs)
+        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr, wd=wd, cbs=[*L(cbs), LastValidation()])
         rows.append(dict(zip(score_names(learn), main_values(learn.final_record[1:]))))
         if best_row(rows, 'valid_loss') == len(rows)-1: best = state_of(learn)
     load_state(learn, start); learn.opt.clear_state()
@@ -108,7 +114,7 @@ def items_words(r:dict # a candidate's row, as `choose_weights` returns it
                )->str:
     "How candidate row `r` did against the reference, item by item, in words"
     if r['p'] is None: return f"validation loss {_f(r['valid_loss'])}"
-    return f"better on {r['wins']} validation items, worse on {r['losses']}, {r['test']} p={_f(r['p'], '.2g')}"
+    return f"{r['wins']} items better, {r['losses']} worse, p={_f(r['p'], '.2g')}"
 
 def choice_reason(best:dict,    # the row of the candidate kept
                   rows:list,    # every candidate's row, the reference first (`choose_weights`)
@@ -120,14 +126,13 @@ def choice_reason(best:dict,    # the row of the candidate kept
     "Why `best` was kept over the reference `rows[0]`, in words, with the numbers"
     ref,others,pct = rows[0],rows[1:],f"{margin:.0%}"
     if best is not ref:
-        if why is None: return f"it beats {ref['name']} beyond chance ({items_words(best)})"
-        return f"its validation loss is more than {pct} below that of {ref['name']} ({_f(ref['valid_loss'])}); items could not be compared: {why}"
-    if not others: return 'no other weights were compared (alphas)'
+        if why is None: return f"beats {ref['name']} beyond chance ({items_words(best)})"
+        return f"a validation loss more than {pct} below {ref['name']}'s ({_f(ref['valid_loss'])}); items not comparable: {why}"
+    if not others: return 'the reference, alone (alphas)'
     beat = [r['name'] for r in others if (r['p'] is not None and r['p'] < p if why is None else r['valid_loss'] < (1-margin)*ref['valid_loss'])]
-    if beat: rule = (f"{' and '.join(beat)} {'beat it item by item beyond chance' if why is None else f'have a validation loss {pct} lower'}, "
-                     f"but none of them scores better on {metric}, which ranks those that do, so it stays")
-    else: rule = f"none better beyond chance (p < {p:g})" if why is None else f"none with a validation loss {pct} lower (items could not be compared: {why})"
-    return 'kept over ' + ', '.join(f"{r['name']} ({metric} {_f(r[metric])}, {items_words(r)})" for r in others) + f": {rule}"
+    if beat: return f"the reference: {' and '.join(beat)} beat it beyond chance but score no better on {metric}"
+    if why is not None: return f"the reference: no other with a validation loss {pct} lower (items not comparable: {why})"
+    return f"the reference: no other better beyond chance (lowest p {_f(min((r['p'] for r in others if r['p'] is not None), default=None), '.2g')}, needs < {p:g})"
 
 def below_floor(best:dict,  # the row of the candidate kept
                 floor:dict, # the row of the floor (the best head)
@@ -136,5 +141,4 @@ def below_floor(best:dict,  # the row of the candidate kept
                )->str:
     "A clause saying so when the weights kept validate below the floor ('' when they do not)"
     if floor is best or not infer_comp(metric, metrics)(floor[metric], best[metric]) or np.isclose(floor[metric], best[metric]): return ''
-    return (f"; it validates below the floor ({floor['name']}, {metric} {_f(floor[metric])}), which did not beat the reference beyond chance "
-            f"({items_words(floor)}), so the rule keeps it")
+    return f"; below the floor ({floor['name']}, {metric} {_f(floor[metric])}), which did not beat it beyond chance ({items_words(floor)})"

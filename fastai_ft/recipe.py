@@ -16,7 +16,7 @@ from .split import check_groups, group_sizes, one_group_note
 from .callback.adaptive import Plateau
 from .callback.tracker import RunTracker, EndsCallback
 from .callback.bn import BNPolicyCallback, BNGap, bn_gap, bn_modules, train_items_dl, choose_bn, FAR_DRIFT
-from .cache import FeatureCacheCallback, cache_issue, random_tfms
+from .cache import FeatureCacheCallback, ValidBatchesCallback, cache_issue, random_tfms
 from .report import fmt_lrs, StageReport
 
 # %% auto #0
@@ -163,20 +163,16 @@ def plan_args(self:AutoRecipe, far:bool=False)->dict:
 def decide_head(self:AutoRecipe, epochs):
     "Decide how the head trains: `epochs` of a head-only stage (0: the best weight-decay try is the head), on cached features or not"
     dl = self.learn.dls.train
-    n = f'up to {HEAD_MAX_EPOCHS} epochs, until the validation loss stops improving,' if epochs == 'auto' else f"{epochs} epochs"
+    n = f'up to {HEAD_MAX_EPOCHS} epochs, to a plateau,' if epochs == 'auto' else f"{epochs} epochs"
     ev = dict(cached=self.cached, items_per_class=self.per_class, lr=self.head_lr)
     if not self.cached:
-        return self.decide(Decision('head', epochs, dict(ev, why_uncached=self.uncached),
-                                    f"{n} through the frozen body with bn={self.head_bn!r}, without the feature cache ({self.uncached.rstrip('.')})"))
+        return self.decide(Decision('head', epochs, dict(ev, why_uncached=self.uncached), f"{n} through the frozen body, no feature cache: {self.uncached.rstrip('.')}"))
     rnd,hb = random_tfms(dl),min(max(dl.bs, self.head_bs or 0), dl.n)
     aug = self.head_aug if rnd and self.head_aug != 'off' else 0
-    how = f"the body outputs computed once with the validation transforms and {'once' if aug == 1 else f'{aug} times'} augmented ({', '.join(rnd)}), in turn" if aug else 'the body outputs computed once'
-    if hb != dl.bs: how += f" in batches of {hb}{' (all the training items)' if hb == dl.n else ''} instead of {dl.bs}, so that the head's BatchNorm sees enough items"
     ev.update(augmented_passes=aug, random_tfms=rnd, batch_size=hb)
-    if epochs: return self.decide(Decision('head', epochs, ev, f"{epochs} epochs on {how}, body fixed (bn={self.head_bn!r}), so the head converges in seconds"))
-    return self.decide(Decision('head', 0, ev, f"the best of the weight-decay tries ({self.sweep_epochs} epochs each, in the learner's own loss) on {how}, body fixed "
-                                f"(bn={self.head_bn!r}); with {self.per_class:.3g} training items per class, fewer than {FEW_SHOT}, there is no head stage in "
-                                "smoothed labels, and fine-tuning starts from that head"))
+    how = f"cached body outputs ({'1 pass' if not aug else f'a clean pass and {aug} augmented'}), batches of {hb}, body frozen"
+    if epochs: return self.decide(Decision('head', epochs, ev, f"{epochs} epochs on {how}"))
+    return self.decide(Decision('head', 0, ev, f"no head stage: {self.per_class:.3g} items per class (< {FEW_SHOT}), the best weight-decay try ({how}) is the head"))
 
 # %% ../nbs/08_recipe.ipynb #148bf95e
 @patch
@@ -186,16 +182,15 @@ def plan(self:AutoRecipe)->StagePlan:
     p = _with_bn(auto_plan(self.learn, head_wd=self.wd, **k), ifnone(self.bn, 'train'))
     self.decide_head(k['head_epochs'])
     ft = ', '.join(f"{s.name} ({s.epochs} epochs)" for s in p if s.n_train > 1)
-    for d in (_given('wd', 'wd', self.wd) if self.wd is not None else _later('wd', f"the lowest valid_loss after {self.sweep_epochs} cached epochs "
-                f"with each of {', '.join(f'{w:g}' for w in self.wds)}") if self.sweep else Decision('wd', None, {}, "the learner default"),
-              _later('probe', "a logistic regression on the cached features, for a single-label classifier with fastai's head") if self.sweep else
-                Decision('probe', None, {}, "none: it is fitted on the features cached for the weight-decay tries"),
-              _given('bn', 'bn', self.bn) if self.bn is not None else _later('bn', f"'eval' if the trained head's drift is above {FAR_DRIFT:g}, else 'train'"),
-              _given('reference', 'ref', self.ref) if self.ref is not None else _later('reference', "WiSE-FT's even mix, the fine-tuned weights on a far "
-                f"task, or a head with fewer than {FEW_SHOT} training items per class"),
-              _later('fine_tune', f"{ft} at lr_mult {k['lr_mult']:g} near the pretraining; {FAR_BUDGET[0]} epochs at lr_mult {FAR_BUDGET[1]:g} far from it")
+    for d in (_given('wd', 'wd', self.wd) if self.wd is not None else _later('wd', f"the lowest validation loss of {', '.join(f'{w:g}' for w in self.wds)}")
+                if self.sweep else Decision('wd', None, {}, "the learner's"),
+              _later('probe', "a logistic regression on the cached features") if self.sweep else Decision('probe', None, {}, "none: no feature cache"),
+              _given('bn', 'bn', self.bn) if self.bn is not None else _later('bn', f"'eval' if the head's drift is above {FAR_DRIFT:g}, else 'train'"),
+              _given('reference', 'ref', self.ref) if self.ref is not None else _later('reference', "the even mix, the fine-tuned weights far from the "
+                f"pretraining, or a head below {FEW_SHOT} items per class"),
+              _later('fine_tune', f"{ft} at lr_mult {k['lr_mult']:g}; far from the pretraining {FAR_BUDGET[0]} epochs at lr_mult {FAR_BUDGET[1]:g}")
                 if self.epochs is None or self.lr_mult is None else _given('fine_tune', 'epochs', k['epochs']),
-              _later('weights', f"which of the heads, the fine-tuned weights and their mixes {list(self.alphas)} to keep, on validation")): self.decide(d)
+              _later('weights', f"the reference, unless a head, the fine-tuned weights or a mix {list(self.alphas)} beats it beyond chance")): self.decide(d)
     p.decisions = self.decisions
     return p
 
@@ -207,16 +202,14 @@ def fit_heads(self:AutoRecipe):
     self.cache_cb = FeatureCacheCallback(aug=self.head_aug, verbose=False, min_bs=self.head_bs, clean=True) if self.cached else None
     self.tried,self.probe,self.cv,self.wd_head = None,None,None,self.wd
     if not self.sweep:
-        why = 'wd given' if self.wd is not None else 'one value in wds'
-        self.decide(_given('wd', 'wd', self.wd) if self.wd is not None else Decision('wd', None, {}, "the learner default (no grid: "
-                             f"{'one value in wds' if self.cached else 'without the cache each try costs full epochs'})"))
-        return self.decide(Decision('probe', None, {}, "none: " + ('the head trains without the feature cache' if not self.cached else
-                                    f"it is fitted on the features cached for the weight-decay tries, and there are none ({why})")))
+        why = 'wd given' if self.wd is not None else 'one value in wds' if self.cached else 'no feature cache'
+        self.decide(_given('wd', 'wd', self.wd) if self.wd is not None else Decision('wd', None, dict(why=why), f"the learner's, no tries: {why}"))
+        return self.decide(Decision('probe', None, dict(why=why), f"none: no weight-decay tries to fit it with ({why})"))
     with self.timed('weight-decay tries'): wd,rows,head = sweep_wd(learn, list(self.wds), self.sweep_epochs, self.head_lr, [BNPolicyCallback(self.head_bn), self.cache_cb])
     self.wd_head,self.tried = wd,(f"the weight-decay try's head (wd={wd:g}, {self.sweep_epochs} epochs)", head)
     self.decide(Decision('wd', wd, dict(valid_loss={w:r['valid_loss'] for w,r in zip(self.wds, rows)}, epochs=self.sweep_epochs),
-                         f"{wd:g} for the head, the lowest valid_loss after {self.sweep_epochs} cached epochs with each of "
-                         + ', '.join(f"{w:g} ({r['valid_loss']:.4f})" for w,r in zip(self.wds, rows))))
+                         f"{wd:g}: the lowest validation loss of " + ', '.join(f"{w:g} ({r['valid_loss']:.4f})" for w,r in zip(self.wds, rows))
+                         + f" after {self.sweep_epochs} cached epochs"))
     with self.timed('probe'): self.fit_probe()
     self.cv = self.cache_cb.cached_validation(learn)   # the heads are validated on its features at the end, fine-tuning drops the cache
 
@@ -241,12 +234,9 @@ def fit_probe(self:AutoRecipe):
     solver = 'sklearn' if self.few else 'torch'   # few-shot: the probe is the reference, as it is usually run, and cheap to fit
     sd,C,rows = fit_probe_head(learn, (x, y.to(x.device).long()), (xv, yv.to(x.device).long()), solver)
     self.probe,cols = (f"the linear probe head (C={C:g})", sd),avg_cols(learn, x.shape[1])
-    how = " (scikit-learn's LogisticRegression at its defaults)" if rows[0]['solver'] == 'sklearn' else ''
-    pooled = ("the average-pooled body outputs (the half of the head's input that fastai's concat pooling averages; the max-pooled half gets no weight)"
-              if cols.start else "the head's input (the pooled body outputs)")
     ev = dict(accuracy={r['C']:r['accuracy'] for r in rows}, valid_loss={r['C']:r['valid_loss'] for r in rows}, solver=rows[0]['solver'], items=len(x), features='average' if cols.start else 'all')
-    self.decide(Decision('probe', C, ev, f"a logistic regression on {pooled} for the {len(x)} training items with the validation transforms{how}, C={C:g} of "
-                         f"{', '.join(format(r['C'], 'g') for r in rows)} by validation accuracy ({_f(max(r['accuracy'] for r in rows), '.3f')}), written into the head exactly"))
+    self.decide(Decision('probe', C, ev, f"C={C:g}, the best validation accuracy ({_f(max(r['accuracy'] for r in rows), '.4f')}) of {len(rows)} values: "
+                         f"a logistic regression on the {'average-pooled ' if cols.start else ''}cached features ({rows[0]['solver']}), written into the head"))
 
 # %% ../nbs/08_recipe.ipynb #db173a04
 @patch
@@ -270,19 +260,17 @@ def measure_drift(self:AutoRecipe):
     if self.bn is not None: d = _given('bn', 'bn', self.bn)
     elif not _has_bn(self.learn): d = choose_bn(None)
     elif drift is not None: d = choose_bn(*drift)
-    else: d = Decision('bn', 'train', {}, "fastai's default (bn='train'): the drift is measured on a head trained on cached features before the run, and there is none here")
+    else: d = Decision('bn', 'train', {}, "fastai's 'train': no head trained on cached features to measure the drift on")
     self.decide(d)
     ev = dict(few_shot=self.few, items_per_class=self.per_class, far=self.far)
     if self.ref is not None: return self.decide(_given('reference', 'ref', self._alpha(self.ref)))
     if self.few and (self.probe or self.tried):
-        return self.decide(Decision('reference', 'head', ev, f"with {self.per_class:.3g} training items per class, fewer than {FEW_SHOT}, "
-                                    f"{'the linear probe head' if self.probe else 'the best head on validation'} is the reference at the end: the other heads, "
-                                    "the fine-tuned weights and their mixes replace it only if they beat it beyond chance"))
+        return self.decide(Decision('reference', 'head', ev, f"{'the linear probe head' if self.probe else 'the best head on validation'}: "
+                                    f"{self.per_class:.3g} items per class (< {FEW_SHOT})"))
     if self.bn is None and d.choice == 'eval':
-        return self.decide(Decision('reference', self._alpha(1), ev, "a task this far from the pretraining (bn='eval') makes the fine-tuned weights, "
-                                    "not their mix with the head, the reference at the end"))
+        return self.decide(Decision('reference', self._alpha(1), ev, f"{_cand(self._alpha(1))}: a task far from the pretraining (bn='eval')"))
     a = self._alpha(0.5)
-    self.decide(Decision('reference', a, ev, f"{_cand(a)} is the reference at the end: another candidate replaces it only if it beats it beyond chance"))
+    self.decide(Decision('reference', a, ev, f"{_cand(a)}"))
 
 @patch
 def _alpha(self:AutoRecipe, ref):
@@ -300,32 +288,36 @@ def make_plan(self:AutoRecipe)->StagePlan:
     ft,n = [s for s in plan if s.n_train > 1],plan.n_groups
     given = self.epochs is not None and self.lr_mult is not None
     budget = 'given' if given else 'far' if self.far else 'near'
-    why = ('' if given else "; the budget of a task near the pretraining (no drift was measured)" if not self.measured else
-           f"; the budget of a task {'far from' if self.far else 'near'} the pretraining (the drift {'above' if self.far else 'at most'} {FAR_DRIFT:g})")
+    why = '' if given else f": the {'far' if self.far else 'near'} budget" + ('' if self.measured else ' (no drift measured)')
     ev = dict(stages={s.name:s.epochs for s in ft}, lrs=[float(o) for o in plan[-1].lrs], lr_mult=k['lr_mult'], budget=budget)
-    self.decide(Decision('fine_tune', plan[-1].epochs, ev, f"{', '.join(f'{s.name} ({s.n_train} of {n} groups, {s.epochs} epochs)' for s in ft)} at LRs "
-                         f"{fmt_lrs(plan[-1].lrs, plan[-1].n_train)} (input side to head), bn={plan[-1].bn!r}{why}"))
+    self.decide(Decision('fine_tune', plan[-1].epochs, ev, f"{', '.join(f'{s.name} {s.epochs} epochs ({s.n_train} of {n} groups)' for s in ft)}, "
+                         f"LRs {fmt_lrs(plan[-1].lrs, plan[-1].n_train)}, bn={plan[-1].bn!r}{why}"))
     self.total = k['total_epochs']
     return plan
 
 @patch
 def train(self:AutoRecipe, plan:StagePlan)->StageReport:
     "Run the stages of `plan` in the recipe's loss, the head's on cached features"
-    self.ends = EndsCallback()
+    self.ends,self.vb = EndsCallback(),ValidBatchesCallback()   # the validation batches, decoded once for the fine-tuning epochs and the final choice
     tracker = ifnone(self.tracker, RunTracker(ckpt_dir=False, rollback=None))   # the head ends converged: no roll-back to an earlier head epoch
     kwargs = {**self.kwargs, **({} if self.wd is None else dict(wd=self.wd))}
     with using_loss(self.learn, self.loss):
-        return self.learn.staged_fine_tune(plan=plan, tracker=tracker, cbs=[*L(self.cache_cb), self.ends, *L(self.cbs)], total_epochs=self.total, **kwargs)
+        return self.learn.staged_fine_tune(plan=plan, tracker=tracker, cbs=[*L(self.cache_cb), self.vb, self.ends, *L(self.cbs)], total_epochs=self.total, **kwargs)
 
 # %% ../nbs/08_recipe.ipynb #f8a54fca
 def _cand(a, head="the head stage's end"): return (head if a == 0 else "the fine-tuned weights" if a == 1
                                                   else f"the {a:g} mix of the head and the fine-tuned weights (WiSE-FT)")
 
 @patch
+def valid_dl(self:AutoRecipe, sd:dict):
+    "What to validate the weights `sd` on: the cached features when their body is the cached one, else the kept validation batches (or `None`: the pipeline)"
+    return (self.cv and self.cv.dl(sd)) or self.vb.dl(self.learn)
+
+@patch
 def best_head(self:AutoRecipe, heads:dict)->dict:
     "Load the best of the head weights `heads` (name -> state) on validation; its scores"
     learn,rows = self.learn,[]
-    for name,sd in heads.items(): load_state(learn, sd); rows.append(dict(name=name, **valid_scores(learn, dl=self.cv and self.cv.dl(sd))))
+    for name,sd in heads.items(): load_state(learn, sd); rows.append(dict(name=name, **valid_scores(learn, dl=self.valid_dl(sd))))
     best = rows[int(main_values([best_row(rows, self.metric, metrics=learn.metrics)])[0])]
     load_state(learn, heads[best['name']])
     return best
@@ -346,12 +338,12 @@ def choose(self:AutoRecipe, report:StageReport):
     if 'tuned' not in ends or (self.head_epochs and 'head' not in ends):
         b = self.best_head(heads)
         report.floor_value,report.floor_name = b[m],b['name']
-        return self.keep(report, b['name'], f"{b['name']}, the best head on validation ({m} {_f(b[m])}), as "
+        return self.keep(report, b['name'], f"{b['name']}, the best head on validation ({m} {_f(b[m])}): "
                          f"{'the head-only stage' if 'tuned' in ends else 'fine-tuning'} did not end normally", b[m], dict(scores=b))
     t,te,tuned = ends['tuned']
     if self.head_epochs and te <= report.floor_at:   # the tracker rolled fine-tuning back to a head-only epoch
         load_state(learn, tuned)
-        return self.keep(report, f"epoch {te}", f"epoch {te} of the head-only stage, which the tracker rolled fine-tuning back to: {m} {_f(t[m])} on validation", t[m], dict(scores=t))
+        return self.keep(report, f"epoch {te}", f"epoch {te} of the head-only stage ({m} {_f(t[m])}): the tracker rolled fine-tuning back to it", t[m], dict(scores=t))
     start = _cand(0) if self.head_epochs else self.tried[0]   # the head fine-tuning started from: WiSE-FT mixes it with where fine-tuning ended
     ref = self.decided['reference'].choice
     order = (lambda a: -a) if ref == 'head' else (lambda a: (a != ref, -a))   # the reference first
@@ -365,7 +357,7 @@ def choose(self:AutoRecipe, report:StageReport):
 def compare(self:AutoRecipe, report:StageReport, cands:dict, heads:dict):
     "Keep the reference, the first of `cands`, unless another beats it beyond chance; the best of `heads` on validation is the floor"
     learn,m = self.learn,self.metric
-    name,rows,why = choose_weights(learn, cands, m, self.p, self.margin, dls=self.cv and {n:self.cv.dl(sd) for n,sd in cands.items()})
+    name,rows,why = choose_weights(learn, cands, m, self.p, self.margin, dls={n:self.valid_dl(sd) for n,sd in cands.items()})
     learn.recipe_candidates = pd.DataFrame(rows).set_index('name')
     best = next(r for r in rows if r['name'] == name)
     hs = [r for r in rows if r['name'] in heads]   # every head is a candidate
@@ -373,7 +365,7 @@ def compare(self:AutoRecipe, report:StageReport, cands:dict, heads:dict):
     report.floor_value,report.floor_name = floor[m],floor['name']
     ev = dict(reference=rows[0]['name'], metric=m, floor=floor['name'], items_compared=why is None,
               candidates={r['name']: {k:r[k] for k in ('valid_loss', m, 'wins', 'losses', 'p')} for r in rows})
-    self.keep(report, name, f"{name}: {m} {_f(best[m])} on validation; " + choice_reason(best, rows, m, self.p, why, self.margin)
+    self.keep(report, name, f"{name} ({m} {_f(best[m])}): " + choice_reason(best, rows, m, self.p, why, self.margin)
               + below_floor(best, floor, m, learn.metrics), best[m], ev)
 
 @patch
@@ -386,7 +378,7 @@ def finish(self:AutoRecipe, report:StageReport)->StageReport:
         load_state(self.learn, end)
         msg = f"choosing among the heads, the fine-tuned weights and their mix failed ({type(e).__name__}: {e}), so the learner keeps the weights the run ended with"
         warn(f"recipe='auto' trained to the end, but {msg}.")
-        self.keep(report, None, f"the run's last: {msg}", evidence=dict(error=f"{type(e).__name__}: {e}"))
+        self.keep(report, None, f"the run's last: the final choice failed ({type(e).__name__})", evidence=dict(error=f"{type(e).__name__}: {e}"))
     report.decisions = self.decisions
     return report
 
@@ -411,17 +403,16 @@ def one_group(self:AutoRecipe, note:str, plan_only:bool=False):
     with _said_once(): plan = learn.stage_plan(ifnone(self.epochs, 3), ifnone(self.base_lr, 2e-3), ifnone(self.freeze_epochs, 1), lr=self.lr, bn=ifnone(self.bn, 'train'),
                                                **{k:kw.pop(k) for k in ('pct_start', 'div', 'lr_mult', 'total_epochs') if k in kw})
     loss,d = smoothed_loss(learn, self.label_smoothing)
-    for o in (Decision('head', None, {}, f"none: {note[:-1]}"), _given('wd', 'wd', self.wd) if self.wd is not None else
-              Decision('wd', None, {}, 'the learner default (no grid: there is no head to train on cached features)'),
-              Decision('probe', None, {}, "none: with one parameter group there is no pretrained body to fit it on"), _given('bn', 'bn', self.bn) if self.bn is not None
-              else Decision('bn', 'train', {}, "fastai's default (bn='train'): with no head trained on a frozen body there is no drift to measure"),
-              Decision('fine_tune', plan[-1].epochs, dict(stages={s.name:s.epochs for s in plan}), f"fastai's fine_tune plan, "
-                       f"{', '.join(f'{s.name} ({s.epochs} epochs at {fmt_lrs(s.lrs, 1)})' for s in plan)}, the whole model in each"), d): self.decide(o)
+    for o in (Decision('head', None, dict(why=note), "none: one parameter group, no pretrained body to freeze"), _given('wd', 'wd', self.wd)
+              if self.wd is not None else Decision('wd', None, {}, "the learner's, no tries: no head to train on cached features"),
+              Decision('probe', None, {}, "none: no pretrained body to fit it on"), _given('bn', 'bn', self.bn) if self.bn is not None
+              else Decision('bn', 'train', {}, "fastai's 'train': no head on a frozen body to measure the drift on"),
+              Decision('fine_tune', plan[-1].epochs, dict(stages={s.name:s.epochs for s in plan}), "fastai's fine_tune plan, "
+                       f"{', '.join(f'{s.name} {s.epochs} epochs at {fmt_lrs(s.lrs, 1)}' for s in plan)}, the whole model in each"), d): self.decide(o)
     if plan_only: plan.decisions = self.decisions; return plan
     if self.wd is not None: kw = {**kw, 'wd': self.wd}
     with _said_once(), using_loss(learn, loss): report = learn.staged_fine_tune(plan=plan, tracker=self.tracker, cbs=self.cbs, **kw)
-    self.decide(Decision('weights', 'tracker' if self.tracker else 'last', {}, f"the {'tracker' if self.tracker else 'last epoch'}'s: with one parameter group "
-                         "there is no head on a pretrained body to fall back on"))
+    self.decide(Decision('weights', 'tracker' if self.tracker else 'last', {}, f"the {'tracker' if self.tracker else 'last epoch'}'s: no head on a pretrained body to fall back on"))
     report.decisions = self.decisions
     return report
 

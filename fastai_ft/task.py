@@ -156,8 +156,8 @@ def n_classes(learn:Learner # the learner whose task is asked
 # %% ../nbs/01_task.ipynb #7ca0569c
 def _smoothing_skipped(lf, f):
     "Why label smoothing leaves the loss `lf` (wrapping `f`) alone"
-    if isinstance(f, (nn.BCEWithLogitsLoss, nn.BCELoss)): return "a multi-label (binary) loss has no single true class to smooth towards"
-    if isinstance(f, (nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.HuberLoss)): return "a regression loss has no labels to smooth"
+    if isinstance(f, (nn.BCEWithLogitsLoss, nn.BCELoss)): return "multi-label, no single true class to smooth towards"
+    if isinstance(f, (nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.HuberLoss)): return "regression, no labels to smooth"
     if isinstance(f, nn.CrossEntropyLoss): return "it already weighs its classes or smooths its labels"
     return "label smoothing replaces only plain, unweighted cross-entropy"
 
@@ -170,14 +170,11 @@ def smoothed_loss(learn:Learner, # the learner whose loss may be replaced
     lf = learn.loss_func
     f = getattr(lf, 'func', lf)   # fastai's `CrossEntropyLossFlat` wraps an `nn.CrossEntropyLoss`
     ev = dict(eps=eps or 0, learner_loss=_loss_name(lf))
-    if not eps: return lf, Decision('loss', _loss_name(lf), ev, f"the learner's own (label_smoothing={eps or 0})")
+    if not eps: return lf, Decision('loss', _loss_name(lf), ev, f"the learner's {_loss_name(lf)} (label_smoothing={eps or 0})")
     if not (isinstance(f, nn.CrossEntropyLoss) and f.weight is None and not f.label_smoothing and f.reduction == 'mean'):
-        return lf, Decision('loss', _loss_name(lf), ev, f"the learner's own ({_loss_name(lf)}) in every stage: {_smoothing_skipped(lf, f)}")
+        return lf, Decision('loss', _loss_name(lf), ev, f"the learner's {_loss_name(lf)}: {_smoothing_skipped(lf, f)}")
     return (LabelSmoothingCrossEntropyFlat(eps=eps, axis=getattr(lf, 'axis', 1)),
-            Decision('loss', 'LabelSmoothingCrossEntropyFlat', ev,
-                     f"cross-entropy with labels smoothed by eps={eps:g} (fastai's LabelSmoothingCrossEntropyFlat) in every stage, so neither head nor "
-                     f"fine-tuned weights grow over-confident; the weight decay, the BatchNorm policy and the final weights are chosen in the learner's own "
-                     f"loss, which is back after the run (the stages' valid_loss is the smoothed one)"))
+            Decision('loss', 'LabelSmoothingCrossEntropyFlat', ev, f"labels smoothed by {eps:g} in the stages; every choice in the learner's {_loss_name(lf)}"))
 
 @contextmanager
 def using_loss(learn:Learner, # the learner

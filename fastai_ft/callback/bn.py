@@ -195,10 +195,9 @@ def choose_bn(gap:BNGap|None,     # `bn_gap` of the trained head on the frozen b
              )->Decision:
     "The BatchNorm policy for fine-tuning (`Decision` 'bn'), from the loss that batch statistics add to the trained head's, in units of `unit`"
     threshold = ifnone(threshold, FAR_DRIFT)
-    if gap is None: return Decision('bn', 'train', {}, "the model has no BatchNorm layer with running statistics, so there is no BatchNorm policy to choose")
+    if gap is None: return Decision('bn', 'train', {}, "fastai's 'train': no BatchNorm with running statistics")
     drift = (gap.train_mode_loss - gap.eval_loss)/max(unit, 1e-8)
     ev = dict(drift=drift, threshold=threshold, eval_loss=gap.eval_loss, train_mode_loss=gap.train_mode_loss, guess_loss=unit)
-    how = (f"batch statistics raise the trained head's loss on training items from {gap.eval_loss:.3g} to {gap.train_mode_loss:.3g}, "
-           f"{drift:.2f} times the loss of guessing ({unit:.3g})")
-    if drift > threshold: return Decision('bn', 'eval', ev, f"{how}, above {threshold:g}, so the body keeps its running statistics while it trains (bn='eval')")
-    return Decision('bn', 'train', ev, f"{how}, at most {threshold:g}, so BatchNorm trains as fastai trains it (bn='train')")
+    how = f"batch statistics add {drift:.2f} losses of guessing to the head's ({gap.eval_loss:.3g} to {gap.train_mode_loss:.3g})"
+    if drift > threshold: return Decision('bn', 'eval', ev, f"'eval', running statistics kept: {how}, above {threshold:g}")
+    return Decision('bn', 'train', ev, f"'train', as fastai: {how}, at most {threshold:g}")

@@ -12,7 +12,7 @@ from fastai.vision.all import *
 from .models import *
 
 # %% auto #0
-__all__ = ['DataFolderError', 'check_folder', 'check_out', 'demo', 'main']
+__all__ = ['DataFolderError', 'check_folder', 'check_out', 'demo', 'parser', 'main']
 
 # %% ../nbs/06_cli.ipynb #146c04f6
 class DataFolderError(ValueError):
@@ -124,8 +124,8 @@ def demo(data=None,          # image folder with train/ and valid/ (or val/); de
     return learn
 
 # %% ../nbs/06_cli.ipynb #cdc22091
-def _parser():
-    "The `fastai-ft` argument parser"
+def parser()->argparse.ArgumentParser: # `fastai-ft`'s parser, with one subcommand: `demo`
+    "The `fastai-ft` command's argument parser, which `main` parses with"
     p = argparse.ArgumentParser(prog='fastai-ft', description='Staged fine-tuning for fastai.')
     sub = p.add_subparsers(dest='command', required=True)
     d = sub.add_parser('demo', help='fine-tune a pretrained EfficientNet-Lite on an image folder (default: digits)',
@@ -151,7 +151,7 @@ def _parser():
 def main(argv=None # arguments, default `sys.argv[1:]`
         ):
     "Entry point of the `fastai-ft` console script"
-    args = vars(_parser().parse_args(argv))
+    args = vars(parser().parse_args(argv))
     args.pop('command')
     try: demo(**args)
     except (DataFolderError, PlanError, GroupError, CacheError, ResumeError) as e: sys.exit(f"fastai-ft: error: {e}")

@@ -1,4 +1,4 @@
-"""A held-out battery (issue 21): fine_tune(3), the linear probe and recipe='auto' on several real-image tasks, per seed.
+"""A held-out battery: fine_tune(3), the linear probe and recipe='auto' on several real-image tasks, per seed.
 
     python benchmarks/battery.py --tasks digits faces textures --seeds 3 [--first-seed 0] [--configs ...] --name RUN
     python benchmarks/battery.py --summary --name RUN     # the run's tables from its results file (runs nothing)
@@ -8,7 +8,7 @@ for every decision (trackers, the probe's C, the recipe's choices), test only fo
 pixel) is in two splits. Model: the pretrained EfficientNet-Lite0 (`lite_learner`, `lite_stats` normalisation).
 
     hymenoptera        the photos: validation 20% of train/ per seed, test val/ (153); 128 px, bs 32, aug_transforms
-    hymenoptera-224    the same at 224 px (issue 21's Lite2 bar: --arch lite2); not in the default --tasks
+    hymenoptera-224    the same at 224 px (the Lite2 bar: --arch lite2); not in the default --tasks
     hymenoptera-8shot  8 train/ photos per class, 20 per class validation from the rest of train/, test val/; bs 8
     digits             sklearn's 1797 8x8 digits: stratified 1077/360/360 per seed, 48 px, bs 64, no augmentation
     faces              skimage's lfw_subset (100 faces, then 100 non-faces, 25x25): 100/40/60, 64 px, bs 16, aug
@@ -20,7 +20,7 @@ pixel) is in two splits. Model: the pretrained EfficientNet-Lite0 (`lite_learner
 Writes benchmarks/results/battery-RUN.json after every run (record.py: the command, commit and seeds; each task's data
 and arguments in `tasks`; every run in `rows`, with its `task`), so a killed run keeps its rows; processes side by side
 with the same --name add their tasks or seeds to the one file. Prints each task's table at its end.
-The bar (issue 21): recipe='auto''s mean test accuracy >= the better of the probe's and fine_tune(3)'s, and no seed of
+The held-out bar: recipe='auto''s mean test accuracy >= the better of the probe's and fine_tune(3)'s, and no seed of
 the recipe more than 0.03 below the probe on that seed."""
 import argparse, json, os, shutil
 from pathlib import Path
@@ -118,7 +118,7 @@ def with_history(config):
         return {**extra, 'history': h.to_dict('records') if h is not None else None, 'candidate_test': getattr(learn, 'candidate_test', None)}
     return _f
 
-CONFIGS[AUTO] = with_history(CONFIGS[AUTO])   # in this process only: recipe rows keep the head stage's history (issue 21)
+CONFIGS[AUTO] = with_history(CONFIGS[AUTO])   # in this process only: recipe rows keep the head stage's history
 CONFIGS["auto, LR 5e-4 (lr=5e-4)"] = with_history(recipe(lr=5e-4))
 CONFIGS["auto, 8 augmented passes (head_aug=8)"] = with_history(recipe(head_aug=8))
 
@@ -142,7 +142,7 @@ def describe(dls, tdl):
     return dict(n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), n_test=len(tdl.dataset), classes=list(dls.vocab), size=size, bs=dls.bs, aug=aug)
 
 def bar(by):
-    "Issue 21's check on one task's summaries `by` (config -> summary); '' when a config is missing"
+    "The held-out bar's check on one task's summaries `by` (config -> summary); '' when a config is missing"
     if not all(k in by for k in (PROBE, FT, AUTO)): return ''
     a, p, f = by[AUTO], by[PROBE], by[FT]
     low = [s for s in a['per_seed'] if s in p['per_seed'] and a['per_seed'][s] < p['per_seed'][s] - 0.03 - 1e-9]

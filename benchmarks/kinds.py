@@ -1,4 +1,4 @@
-"""recipe='auto' beyond single-label (issue 22, item 6): held-out runs on real images for multi-label, regression and segmentation.
+"""recipe='auto' beyond single-label: held-out runs on real images for multi-label, regression and segmentation.
 
     python benchmarks/kinds.py --tasks hymenoptera-multilabel digits-regression textures-segmentation --seeds 3 [--first-seed 0]
     python benchmarks/kinds.py --summary          # one table across the kinds-*.json result files (runs nothing)

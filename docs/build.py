@@ -254,7 +254,7 @@ def build(out:Path=SITE, force:bool=False, quiet:bool=False):
         pages[nbpath2html(src).stem] = p
     cfg = get_config()
     link(pages, cfg.doc_url or 'https://example.invalid', cfg.git_url, cfg.branch)
-    guides = [n for n,nb in zip(pages, nbs) if n != 'index' and not re.match(r'\d', nb.name)]
+    guides = sorted((n for n,nb in zip(pages, nbs) if n != 'index' and not re.match(r'\d', nb.name)), key=lambda n: (not n.startswith('tutorial'), n))   # the tutorials first
     api = [n for n,nb in zip(pages, nbs) if re.match(r'\d', nb.name)]
     pages['index'].cells.append(mk_cell(''.join(f"\n```{{toctree}}\n:hidden:\n:caption: {cap}\n\n" + '\n'.join(ns) + '\n```\n'
                                                 for cap,ns in (('Guides', guides), ('API', api)) if ns), 'markdown'))

@@ -132,7 +132,7 @@ def choice_reason(best:dict,    # the row of the candidate kept
     beat = [r['name'] for r in others if (r['p'] is not None and r['p'] < p if why is None else r['valid_loss'] < (1-margin)*ref['valid_loss'])]
     if beat: return f"the reference: {' and '.join(beat)} beat it beyond chance but score no better on {metric}"
     if why is not None: return f"the reference: no other with a validation loss {pct} lower (items not comparable: {why})"
-    return f"the reference: no other better beyond chance (lowest p {_f(min((r['p'] for r in others if r['p'] is not None), default=None), '.2g')}, needs < {p:g})"
+    return f"none better beyond chance (lowest p {_f(min((r['p'] for r in others if r['p'] is not None), default=None), '.2g')})"
 
 def below_floor(best:dict,  # the row of the candidate kept
                 floor:dict, # the row of the floor (the best head)

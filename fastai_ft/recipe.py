@@ -170,9 +170,9 @@ def decide_head(self:AutoRecipe, epochs):
     rnd,hb = random_tfms(dl),min(max(dl.bs, self.head_bs or 0), dl.n)
     aug = self.head_aug if rnd and self.head_aug != 'off' else 0
     ev.update(augmented_passes=aug, random_tfms=rnd, batch_size=hb)
-    how = f"cached body outputs ({'1 pass' if not aug else f'a clean pass and {aug} augmented'}), batches of {hb}, body frozen"
+    how = f"cached features{f' (+{aug} augmented pass' + 'es'*(aug > 1) + ')' if aug else ''}, batches of {hb}"
     if epochs: return self.decide(Decision('head', epochs, ev, f"{epochs} epochs on {how}"))
-    return self.decide(Decision('head', 0, ev, f"no head stage: {self.per_class:.3g} items per class (< {FEW_SHOT}), the best weight-decay try ({how}) is the head"))
+    return self.decide(Decision('head', 0, ev, f"none: {self.per_class:.3g} items per class (< {FEW_SHOT}), the best weight-decay try is the head"))
 
 # %% ../nbs/08_recipe.ipynb #148bf95e
 @patch
@@ -207,9 +207,8 @@ def fit_heads(self:AutoRecipe):
         return self.decide(Decision('probe', None, dict(why=why), f"none: no weight-decay tries to fit it with ({why})"))
     with self.timed('weight-decay tries'): wd,rows,head = sweep_wd(learn, list(self.wds), self.sweep_epochs, self.head_lr, [BNPolicyCallback(self.head_bn), self.cache_cb])
     self.wd_head,self.tried = wd,(f"the weight-decay try's head (wd={wd:g}, {self.sweep_epochs} epochs)", head)
-    self.decide(Decision('wd', wd, dict(valid_loss={w:r['valid_loss'] for w,r in zip(self.wds, rows)}, epochs=self.sweep_epochs),
-                         f"{wd:g}: the lowest validation loss of " + ', '.join(f"{w:g} ({r['valid_loss']:.4f})" for w,r in zip(self.wds, rows))
-                         + f" after {self.sweep_epochs} cached epochs"))
+    ev = dict(valid_loss={w:r['valid_loss'] for w,r in zip(self.wds, rows)}, epochs=self.sweep_epochs)
+    self.decide(Decision('wd', wd, ev, f"{wd:g}: lowest validation loss ({ev['valid_loss'][wd]:.4f}) of {len(rows)} tried"))
     with self.timed('probe'): self.fit_probe()
     self.cv = self.cache_cb.cached_validation(learn)   # the heads are validated on its features at the end, fine-tuning drops the cache
 
@@ -235,8 +234,7 @@ def fit_probe(self:AutoRecipe):
     sd,C,rows = fit_probe_head(learn, (x, y.to(x.device).long()), (xv, yv.to(x.device).long()), solver)
     self.probe,cols = (f"the linear probe head (C={C:g})", sd),avg_cols(learn, x.shape[1])
     ev = dict(accuracy={r['C']:r['accuracy'] for r in rows}, valid_loss={r['C']:r['valid_loss'] for r in rows}, solver=rows[0]['solver'], items=len(x), features='average' if cols.start else 'all')
-    self.decide(Decision('probe', C, ev, f"C={C:g}, the best validation accuracy ({_f(max(r['accuracy'] for r in rows), '.4f')}) of {len(rows)} values: "
-                         f"a logistic regression on the {'average-pooled ' if cols.start else ''}cached features ({rows[0]['solver']}), written into the head"))
+    self.decide(Decision('probe', C, ev, f"logistic regression, C={C:g}: best validation accuracy ({_f(max(r['accuracy'] for r in rows), '.4f')}) of {len(rows)} tried"))
 
 # %% ../nbs/08_recipe.ipynb #db173a04
 @patch
@@ -268,7 +266,7 @@ def measure_drift(self:AutoRecipe):
         return self.decide(Decision('reference', 'head', ev, f"{'the linear probe head' if self.probe else 'the best head on validation'}: "
                                     f"{self.per_class:.3g} items per class (< {FEW_SHOT})"))
     if self.bn is None and d.choice == 'eval':
-        return self.decide(Decision('reference', self._alpha(1), ev, f"{_cand(self._alpha(1))}: a task far from the pretraining (bn='eval')"))
+        return self.decide(Decision('reference', self._alpha(1), ev, f"{_cand(self._alpha(1))}: a far task (bn='eval')"))
     a = self._alpha(0.5)
     self.decide(Decision('reference', a, ev, f"{_cand(a)}"))
 
@@ -288,10 +286,10 @@ def make_plan(self:AutoRecipe)->StagePlan:
     ft,n = [s for s in plan if s.n_train > 1],plan.n_groups
     given = self.epochs is not None and self.lr_mult is not None
     budget = 'given' if given else 'far' if self.far else 'near'
-    why = '' if given else f": the {'far' if self.far else 'near'} budget" + ('' if self.measured else ' (no drift measured)')
+    why = '' if given else f" ({'far' if self.far else 'near'} budget" + ('' if self.measured else ', no drift measured') + ')'
     ev = dict(stages={s.name:s.epochs for s in ft}, lrs=[float(o) for o in plan[-1].lrs], lr_mult=k['lr_mult'], budget=budget)
     self.decide(Decision('fine_tune', plan[-1].epochs, ev, f"{', '.join(f'{s.name} {s.epochs} epochs ({s.n_train} of {n} groups)' for s in ft)}, "
-                         f"LRs {fmt_lrs(plan[-1].lrs, plan[-1].n_train)}, bn={plan[-1].bn!r}{why}"))
+                         f"LRs {fmt_lrs(plan[-1].lrs, plan[-1].n_train)}{why}"))
     self.total = k['total_epochs']
     return plan
 

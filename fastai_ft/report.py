@@ -131,9 +131,9 @@ class StageReport:
         if not len(self.history): lines.append("no epoch completed, so there is no floor or ceiling to report")
         if self.floor is not None: lines.append(f"floor   ({self.floor_name or 'frozen head only'})  {self.metric} = {self.floor:.4f}")
         if self.ceiling is not None: lines.append(f"ceiling (final weights)     {self.metric} = {self.ceiling:.4f}")
-        if self.best_at: lines.append(f"{'best weights loaded from' if self.final is None else 'best epoch of the run:'} stage {self.best_at['stage']} ({self.best_at['stage_name']}), "
+        if self.best_at and not self.decisions: lines.append(f"best weights loaded from stage {self.best_at['stage']} ({self.best_at['stage_name']}), "
                                       f"epoch {self.best_at['epoch']}: {self.monitor} = {self.best_at['value']:.4f}")
-        lines += [f"recipe: {d}" for d in self.decisions]
+        if self.decisions: lines += ["recipe's choices:"] + [f"  {d}" for d in self.decisions]
         lines += [f"WARNING: {w}" for w in self.warnings]
         return '\n'.join(lines)
     __repr__ = __str__

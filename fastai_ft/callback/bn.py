@@ -198,6 +198,6 @@ def choose_bn(gap:BNGap|None,     # `bn_gap` of the trained head on the frozen b
     if gap is None: return Decision('bn', 'train', {}, "fastai's 'train': no BatchNorm with running statistics")
     drift = (gap.train_mode_loss - gap.eval_loss)/max(unit, 1e-8)
     ev = dict(drift=drift, threshold=threshold, eval_loss=gap.eval_loss, train_mode_loss=gap.train_mode_loss, guess_loss=unit)
-    how = f"batch statistics add {drift:.2f} losses of guessing to the head's ({gap.eval_loss:.3g} to {gap.train_mode_loss:.3g})"
-    if drift > threshold: return Decision('bn', 'eval', ev, f"'eval', running statistics kept: {how}, above {threshold:g}")
-    return Decision('bn', 'train', ev, f"'train', as fastai: {how}, at most {threshold:g}")
+    how = f"batch statistics add {drift:.2f} guessing losses"
+    if drift > threshold: return Decision('bn', 'eval', ev, f"'eval' (running statistics): {how} (> {threshold:g})")
+    return Decision('bn', 'train', ev, f"'train', as fastai: {how} (≤ {threshold:g})")

@@ -221,6 +221,21 @@ KINDS = [('multi-label, hymenoptera (accuracy_multi)', 'kinds-hymenoptera-multil
 KINDS_NOW = {'kinds-hymenoptera-multilabel': 'kinds-hymenoptera-multilabel-headvalid', 'kinds-digits-regression': 'kinds-digits-regression-headvalid',
              'kinds-textures-segmentation': 'kinds-textures-segmentation-probehead'}   # the recipe alone, re-run on the same seeds and splits
 
+# profile_recipe.py: recipe='auto' part by part beside fine_tune(3) in the same process; `before` at the commit that
+# added the timing, `after` with the recipe's time work (validation only where a choice reads it, kept validation batches)
+PROFILE_TASKS = {'hymenoptera': ('hymenoptera, 128 px', 1.3), 'faces': ('faces or not, 64 px', 1.5), 'hymenoptera-8shot': ('hymenoptera, 8 photos per class', 1.5),
+                 'textures-4shot': ('textures, 4 tiles per class', 1.5), 'digits': ('digits, 48 px (12 fine-tuning epochs against 4)', 4.0)}
+PROFILE_PARTS = ['cache build', 'weight-decay tries', 'probe', 'drift', 'stage head', 'final choice', 'other']
+
+def prof(name, task, f, fmt='{:.2f}'):
+    "Median over the seeds of `task` in results/profile-NAME.json of `f(row)`, formatted"
+    return lambda: fmt.format(st.median(f(r) for r in rows_of(f'profile-{name}:{task}')))
+
+def prof_ratio(name, task): return prof(name, task, lambda r: r['wall']/r['fine_tune'], '{:.2f}x')
+def prof_share(name, task, part): return prof(name, task, lambda r: r['parts'].get(part, 0)/r['wall'], '{:.0%}')
+def prof_part(name, task, part): return prof(name, task, lambda r: r['parts'].get(part, 0), '{:.1f} s')
+def prof_ft(name, task): return prof(name, task, lambda r: sum(v for k, v in r['parts'].items() if k.startswith('stage ') and k != 'stage head'), '{:.1f} s')
+
 TABLES = {
     'battery-runs': (['results', 'seeds', 'commit', 'what changed before it', 'tasks', "held-out bar not met"],
         [[f'`battery-{r.name}`', span(f'battery-{r.name}'), commit(f'battery-{r.name}'), r.change, str(len(r.tasks)), shortfalls(r.name, r.tasks)] for r in OTHER_RUNS]),
@@ -264,6 +279,13 @@ TABLES = {
     'channels-last': (['model', 'training step, default', 'channels-last', 'speed-up', 'inference, default', 'channels-last', 'speed-up'],
         [[f'Lite{a}, {s} px', CL(i, 'train_step_default'), CL(i, 'train_step_channels_last'), CL_RATIO(i, 'train_step'),
           CL(i, 'inference_default'), CL(i, 'inference_channels_last'), CL_RATIO(i, 'inference')] for i, (a, s) in enumerate([(0, 48), (0, 128), (2, 224)])]),
+    'profile-recipe': (['task (3 seeds each)', '`fine_tune(3)` wall', "`recipe='auto'` wall", lambda: f"recipe / `fine_tune(3)`, before ({commit('profile-before')()})",
+                        lambda: f"after ({commit('profile-after')()})", 'bar', "the heads' share of the recipe's wall, before", 'after'],
+        [[label, prof('after', t, lambda r: r['fine_tune'], '{:.1f} s'), prof('after', t, lambda r: r['wall'], '{:.1f} s'), prof_ratio('before', t), prof_ratio('after', t),
+          f'{bar:g}x', prof_share('before', t, 'heads'), prof_share('after', t, 'heads')] for t, (label, bar) in PROFILE_TASKS.items()]),
+    'profile-parts': (['task', *PROFILE_PARTS[:4], 'head stage', 'fine-tuning stages', *PROFILE_PARTS[5:]],
+        [[label, *[prof_part('after', t, p) for p in PROFILE_PARTS[:5]], prof_ft('after', t), *[prof_part('after', t, p) for p in PROFILE_PARTS[5:]]]
+         for t, (label, _) in PROFILE_TASKS.items()]),
     'speed': (['', 'measured', 'results file'], [
         ["fastai_ft's callbacks in a run with the defaults (= `fine_tune`), synthetic learner", SHARE('{:.2%} of its time'), '`profile_overhead`'],
         ["frozen epochs after the first, `bn='freeze'`", speedup('overhead', OVERHEAD[2], note=" faster than `fine_tune`'s"), '`overhead`'],
@@ -295,8 +317,7 @@ FIGS = {
 
 # Text a command printed, shown as it printed it: demo.py stores `fastai-ft demo`'s report and accuracy line
 BLOCKS = {
-    'demo-report': lambda: '\n'.join(load('demo')['rows'][0]['report'] + ['', load('demo')['rows'][0]['accuracy']]),
-    'demo-command': lambda: load('demo')['command'] if isinstance(load('demo')['command'], str) else load('demo')['command'][0],
+    'demo-report': lambda: '\n'.join(load('demo')['rows'][0]['report']),
 }
 
 def cell(c): return c() if callable(c) else str(c)

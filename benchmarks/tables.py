@@ -236,13 +236,15 @@ def prof_share(name, task, part): return prof(name, task, lambda r: r['parts'].g
 def prof_part(name, task, part): return prof(name, task, lambda r: r['parts'].get(part, 0), '{:.1f} s')
 def prof_ft(name, task): return prof(name, task, lambda r: sum(v for k, v in r['parts'].items() if k.startswith('stage ') and k != 'stage head'), '{:.1f} s')
 
-def head_floor(task):
-    "The heads' 70 cached epochs (10-epoch tries and 40-epoch head stage) at the plain loop's cost per step (head-loop), in a recipe run of profile-after"
+def head_floor(task, arithmetic=False):
+    """The heads' 70 cached epochs (10-epoch tries, 40-epoch head stage) at the plain loop's cost per step (head-loop), in a recipe run
+    of profile-after; with `arithmetic`, at their forward and backward alone (no optimizer, no loop)"""
     def f():
         hl, pr = rows_of(f'head-loop:{task}'), rows_of(f'profile-after:{task}')
-        s = st.median(r['plain_s']/r['steps'] for r in hl) * st.median(r['steps'] for r in hl) * 70/30
+        per_step = (lambda r: r['forward_backward_ms']/1e3) if arithmetic else (lambda r: r['plain_s']/r['steps'])
+        s = st.median(per_step(r) for r in hl) * st.median(r['steps'] for r in hl) * 70/30
         wall = st.median(r['wall'] - r['parts']['heads'] + r['parts'].get('probe', 0) + s for r in pr)
-        return f"{s:.1f} s, {s/wall:.0%} of a run that would take {wall/st.median(r['fine_tune'] for r in pr):.2f}x `fine_tune(3)`'s wall"
+        return f"{s:.1f} s, {s/wall:.0%} of a run" + ('' if arithmetic else f" that would take {wall/st.median(r['fine_tune'] for r in pr):.2f}x `fine_tune(3)`'s wall")
     return f
 
 HEAD_LOOP = {'hymenoptera': 'hymenoptera, 128 px', 'faces': 'faces or not, 64 px'}
@@ -318,6 +320,7 @@ H = HEADLINE.name
 FIGS = {
     'head-floor-hymenoptera': head_floor('hymenoptera'),
     'head-floor-faces': head_floor('faces'),
+    'head-arithmetic-hymenoptera': head_floor('hymenoptera', arithmetic=True),
     'headline-met': lambda: f"{sum(all(_bar(B(H, t))) for t in HEADLINE.tasks)} of {len(HEADLINE.tasks)}",
     'headline-shortfalls': shortfalls(H, HEADLINE.tasks),
     'digits-headline-min': stat(B(H, 'digits'), AUTO, lambda rs: min(r['test'] for r in rs)),

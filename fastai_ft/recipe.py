@@ -308,8 +308,8 @@ def _cand(a, head="the head stage's end"): return (head if a == 0 else "the fine
 
 @patch
 def valid_dl(self:AutoRecipe, sd:dict):
-    "What to validate the weights `sd` on: the cached features when their body is the cached one, else the kept validation batches (or `None`: the pipeline)"
-    return (self.cv and self.cv.dl(sd)) or self.vb.dl(self.learn)
+    "What to validate the weights `sd` on: the cached features when their body is the cached one, else the kept validation batches, also those of a pipeline that draws random numbers (or `None`: the pipeline)"
+    return (self.cv and self.cv.dl(sd)) or self.vb.dl(self.learn, last=True)   # the final choice is the run's last step
 
 @patch
 def best_head(self:AutoRecipe, heads:dict)->dict:

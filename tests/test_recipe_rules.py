@@ -5,6 +5,7 @@ import contextlib, io, math
 import numpy as np, pytest, torch
 from torch import nn
 from fastai.basics import Learner, DataLoaders, CrossEntropyLossFlat, Callback, accuracy, set_seed
+from fastai.vision.augment import RandTransform
 from torch.utils.data import TensorDataset
 from fastai_ft.all import *
 import fastai_ft.callback.bn
@@ -108,3 +109,24 @@ def test_far_budget(monkeypatch):
     np.testing.assert_allclose(r[1].plan.lrs, [1e-4, 10**-3.5, 1e-3])
     assert learn.recipe_candidates.index[0] == 'the fine-tuned weights' and r.choice('reference') == 1
     assert r.decision('fine_tune').evidence['budget'] == 'far' and r.choice('bn') == 'eval'
+
+class Draws(RandTransform):
+    "Draws a random number for every batch, train or valid, as fastai's flips do on validation batches, and changes nothing"
+    split_idx,order = 0,99
+    def __init__(self): super().__init__(p=0.5)
+    def encodes(self, x): return x
+
+def test_final_choice_reads_the_last_validation_batches():
+    """A validation pipeline that draws random numbers runs at every fine-tuning epoch (skipping it would change the run),
+    but not for the final choice, the run's last step: its candidates read the batches of the run's last validation"""
+    class PipelinePasses(Callback):
+        order = 99   # after ValidBatchesCallback, which swaps in kept batches
+        def __init__(self): self.n = 0
+        def before_validate(self): self.n += self.learn.dl is self.learn.dls.valid
+    set_seed(0)
+    learn, passes = synth_staged_learner(3, n=256), PipelinePasses()
+    learn.dls.valid.after_batch.add(Draws())
+    learn.add_cb(passes)
+    with learn.no_bar(), learn.no_logging(): r = quiet(lambda: learn.staged_fine_tune(recipe='auto', freeze_epochs=2, epochs=2))
+    assert r[-1].epochs_run == 2 and len(learn.recipe_candidates) > 2   # the fine-tuned weights and a mix needed the inputs
+    assert passes.n == 2, passes.n   # one pass through the pipeline per fine-tuning epoch, none in the final choice

@@ -225,6 +225,7 @@ KINDS_NOW = {'kinds-hymenoptera-multilabel': 'kinds-hymenoptera-multilabel-headv
 # added the timing, `after` with the recipe's time work (validation only where a choice reads it, kept validation batches)
 PROFILE_TASKS = {'hymenoptera': ('hymenoptera, 128 px', 1.3), 'faces': ('faces or not, 64 px', 1.5), 'hymenoptera-8shot': ('hymenoptera, 8 photos per class', 1.5),
                  'textures-4shot': ('textures, 4 tiles per class', 1.5), 'digits': ('digits, 48 px (12 fine-tuning epochs against 4)', 4.0)}
+LAST = 'last-batches'   # the newest profile: the parts table and the head-loop figures read it
 PROFILE_PARTS = ['cache build', 'weight-decay tries', 'probe', 'drift', 'stage head', 'final choice', 'other']
 
 def prof(name, task, f, fmt='{:.2f}'):
@@ -238,9 +239,9 @@ def prof_ft(name, task): return prof(name, task, lambda r: sum(v for k, v in r['
 
 def head_floor(task, arithmetic=False):
     """The heads' 70 cached epochs (10-epoch tries, 40-epoch head stage) at the plain loop's cost per step (head-loop), in a recipe run
-    of profile-after; with `arithmetic`, at their forward and backward alone (no optimizer, no loop)"""
+    of the newest profile; with `arithmetic`, at their forward and backward alone (no optimizer, no loop)"""
     def f():
-        hl, pr = rows_of(f'head-loop:{task}'), rows_of(f'profile-after:{task}')
+        hl, pr = rows_of(f'head-loop:{task}'), rows_of(f'profile-{LAST}:{task}')
         per_step = (lambda r: r['forward_backward_ms']/1e3) if arithmetic else (lambda r: r['plain_s']/r['steps'])
         s = st.median(per_step(r) for r in hl) * st.median(r['steps'] for r in hl) * 70/30
         wall = st.median(r['wall'] - r['parts']['heads'] + r['parts'].get('probe', 0) + s for r in pr)
@@ -299,11 +300,13 @@ TABLES = {
         [[f'Lite{a}, {s} px', CL(i, 'train_step_default'), CL(i, 'train_step_channels_last'), CL_RATIO(i, 'train_step'),
           CL(i, 'inference_default'), CL(i, 'inference_channels_last'), CL_RATIO(i, 'inference')] for i, (a, s) in enumerate([(0, 48), (0, 128), (2, 224)])]),
     'profile-recipe': (['task (3 seeds each)', '`fine_tune(3)` wall', "`recipe='auto'` wall", lambda: f"recipe / `fine_tune(3)`, before ({commit('profile-before')()})",
-                        lambda: f"after ({commit('profile-after')()})", 'bar', "the heads' share of the recipe's wall, before", 'after'],
-        [[label, prof('after', t, lambda r: r['fine_tune'], '{:.1f} s'), prof('after', t, lambda r: r['wall'], '{:.1f} s'), prof_ratio('before', t), prof_ratio('after', t),
-          f'{bar:g}x', prof_share('before', t, 'heads'), prof_share('after', t, 'heads')] for t, (label, bar) in PROFILE_TASKS.items()]),
+                        lambda: f"after ({commit('profile-after')()})", lambda: f"last batches ({commit('profile-last-batches')()})", 'bar',
+                        "the heads' share of the recipe's wall, before", 'after', 'last batches'],
+        [[label, prof(LAST, t, lambda r: r['fine_tune'], '{:.1f} s'), prof(LAST, t, lambda r: r['wall'], '{:.1f} s'), prof_ratio('before', t), prof_ratio('after', t),
+          prof_ratio(LAST, t), f'{bar:g}x', prof_share('before', t, 'heads'), prof_share('after', t, 'heads'), prof_share(LAST, t, 'heads')]
+         for t, (label, bar) in PROFILE_TASKS.items()]),
     'profile-parts': (['task', *PROFILE_PARTS[:4], 'head stage', 'fine-tuning stages', *PROFILE_PARTS[5:]],
-        [[label, *[prof_part('after', t, p) for p in PROFILE_PARTS[:5]], prof_ft('after', t), *[prof_part('after', t, p) for p in PROFILE_PARTS[5:]]]
+        [[label, *[prof_part(LAST, t, p) for p in PROFILE_PARTS[:5]], prof_ft(LAST, t), *[prof_part(LAST, t, p) for p in PROFILE_PARTS[5:]]]
          for t, (label, _) in PROFILE_TASKS.items()]),
     'speed': (['', 'measured', 'results file'], [
         ["fastai_ft's callbacks in a run with the defaults (= `fine_tune`), synthetic learner", SHARE('{:.2%} of its time'), '`profile_overhead`'],

@@ -431,18 +431,18 @@ class _Replay:
         return iter(self.batches)
 
 class ValidBatchesCallback(Callback):
-    "Keep the validation batches the data pipeline first made, and validate on them afterwards (deterministic validation transforms only); `dl(last=True)` for what a run does last"
+    "Keep the validation batches the data pipeline last made, and validate on them afterwards (deterministic validation transforms only); `dl(last=True)` for what a run does last"
     order = FeatureCacheCallback.order+1   # after the feature cache: a head-only fit validates on its features
     def __init__(self,
                  max_gb:float=1. # keep the batches only if they take at most this many GiB
-                ): store_attr(); self.batches,self.last,self.key,self.seen = None,None,None,None
+                ): store_attr(); self.batches,self.key,self.seen = None,None,None
 
     def _key(self, learn=None): return id((learn or self.learn).dls.valid),(learn or self.learn).dls.valid.n
     def before_validate(self):
         if self.learn.dl is not self.learn.dls.valid or num_distrib() > 1: return   # features, another dl, or a shard fastai gathers
-        if self.batches is not None and self.key == self._key(): self.learn.dl = _Replay(self.batches); return
+        if self.batches is not None and self.key == (self._key(), True): self.learn.dl = _Replay(self.batches); return
         if random_tfms(self.learn.dls.valid): return   # random validation inputs: nothing to keep
-        self.seen,self.size,self.states,self.last = [],0,_rng_states(),None   # also from a pipeline that draws random numbers: never skipped during the run, kept for `dl(last=True)`
+        self.seen,self.size,self.states,self.batches = [],0,_rng_states(),None
 
     def before_batch(self):
         if self.training or self.seen is None: return
@@ -451,17 +451,16 @@ class ValidBatchesCallback(Callback):
         if self.size > self.max_gb*2**30: self.seen = None
         else: self.seen.append(b)
 
-    def after_validate(self):
-        if self.seen is not None and _one_draw(self.states, _rng_states()): self.batches,self.key = self.seen,self._key()
-        elif self.seen is not None: self.last,self.key = self.seen,('draws', self._key())   # e.g. aug_transforms' flips draw even on validation: skipping them would change the run
+    def after_validate(self):   # replayed during the run only if the pipeline drew nothing but the loader's draw (aug_transforms' flips draw even on validation)
+        if self.seen is not None: self.batches,self.key = self.seen,(self._key(), _one_draw(self.states, _rng_states()))
         self.seen = None
 
     def dl(self, learn:Learner, # the learner whose validation batches were kept
-           last:bool=False      # also the last validation's batches from a pipeline that draws random numbers: for what a run does last, after which its random state differs
+           last:bool=False      # also the batches of a pipeline that draws random numbers: for what a run does last, after which its random state differs
           ):
         "The kept validation batches of `learn`, as something `learn.validate(dl=...)` reads (`None` if there are none)"
-        if self.batches is not None and self.key == self._key(learn): return _Replay(self.batches)
-        if last and self.last is not None and self.key == ('draws', self._key(learn)): return _Replay(self.last)
+        if self.batches is None or self.key[0] != self._key(learn) or not (self.key[1] or last): return None
+        return _Replay(self.batches)
 
 # %% ../nbs/05_cache.ipynb #6c997303
 @patch

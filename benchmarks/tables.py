@@ -237,13 +237,15 @@ def prof_share(name, task, part): return prof(name, task, lambda r: r['parts'].g
 def prof_part(name, task, part): return prof(name, task, lambda r: r['parts'].get(part, 0), '{:.1f} s')
 def prof_ft(name, task): return prof(name, task, lambda r: sum(v for k, v in r['parts'].items() if k.startswith('stage ') and k != 'stage head'), '{:.1f} s')
 
+TRY_EPOCHS, HEAD_EPOCHS = 3*10, 40   # the recipe's cached head epochs: 3 weight-decay tries of 10, then the head stage
+
 def head_floor(task, arithmetic=False):
-    """The heads' 70 cached epochs (10-epoch tries, 40-epoch head stage) at the plain loop's cost per step (head-loop), in a recipe run
-    of the newest profile; with `arithmetic`, at their forward and backward alone (no optimizer, no loop)"""
+    """The heads' cached epochs (tries and head stage) at the plain loop's cost per step (head-loop), in a recipe run of the
+    newest profile; with `arithmetic`, at their forward and backward alone (no optimizer, no loop)"""
     def f():
-        hl, pr = rows_of(f'head-loop:{task}'), rows_of(f'profile-{LAST}:{task}')
+        loop, pr = rows_of(f'head-loop:{task}'), rows_of(f'profile-{LAST}:{task}')
         per_step = (lambda r: r['forward_backward_ms']/1e3) if arithmetic else (lambda r: r['plain_s']/r['steps'])
-        s = st.median(per_step(r) for r in hl) * st.median(r['steps'] for r in hl) * 70/30
+        s = st.median(per_step(r) for r in loop) * st.median(r['steps'] for r in loop) * (TRY_EPOCHS+HEAD_EPOCHS)/TRY_EPOCHS
         wall = st.median(r['wall'] - r['parts']['heads'] + r['parts'].get('probe', 0) + s for r in pr)
         return f"{s:.1f} s, {s/wall:.0%} of a run" + ('' if arithmetic else f" that would take {wall/st.median(r['fine_tune'] for r in pr):.2f}x `fine_tune(3)`'s wall")
     return f

@@ -134,6 +134,8 @@ MUTANTS = [
     Mutant('recipe-far-budget', "the recipe's far budget", "NEAR_BUDGET,FAR_BUDGET = (3, 10),(12, 10)", "NEAR_BUDGET,FAR_BUDGET = (3, 10),(3, 10)", (RR,)),
     Mutant('recipe-warmup', "the one-cycle warm-up of the recipe's stages", "pct_start=0.3, div=25., bn=head_bn", "pct_start=0.1, div=25., bn=head_bn", (RR,)),
     Mutant('recipe-few-shot', 'the few-shot rule (fewer than 16 items per class)', "FEW_SHOT = 16   #", "FEW_SHOT = 8   #", (RR,)),
+    Mutant('recipe-no-head-stage', 'the best weight-decay try is the head: no head stage', "head = ifnone(self.freeze_epochs, 0 if self.sweep else 40",
+           "head = ifnone(self.freeze_epochs, 0 if self.sweep and self.few else 40", (RR,)),
     Mutant('recipe-head-bs', "the head's batch size on cached features", "head_bs=32,         #", "head_bs=16,         #", (RR,)),
     Mutant('recipe-far-drift', 'the drift threshold', "FAR_DRIFT = 2.4   #", "FAR_DRIFT = 3.4   #", (RR,)),
     Mutant('recipe-own-loss', "the learner's own loss is back after the run", "    finally: learn.loss_func = old", "    finally: pass",

@@ -157,6 +157,7 @@ Run = namedtuple('Run', 'name change tasks per_seed')   # tasks: those its table
 # its heading in battery-history.md, with the seeds and the commit its file records.
 RUNS = [
     Run('confirm1100', "the headline: the code of 4aa6912 (and a guard no task reaches) on every task and Lite2", tuple(BATTERY), True),
+    Run('confirm1300', "the best weight-decay try as the head, no head stage (dropped after this run; the default, with its head stage, beside it)", tuple(BATTERY), True),
     Run('guard1200', "nothing: the headline's recipe again, run to test the loss guard (dropped)", ('hymenoptera', 'faces', 'textures'), True),
     Run('confirm1000', 'nothing: the code of confirm900 on 20 more seeds', ('hymenoptera-8shot',), False),
     Run('confirm900', "the few-shot probe head is scikit-learn's fit", FEW_SHOT, True),
@@ -179,6 +180,27 @@ def battery_table(run, tasks=BATTERY, wall=True):
     "One row per task of a run: each config's test accuracy, the worst seed against the probe, the held-out bar (and the wall ratio)"
     return (['task', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'recipe − probe, worst seed', 'held-out bar'] + ['wall / `fine_tune(3)`']*wall,
             [[BATTERY[t], acc(B(run, t), FT), acc(B(run, t), PROBE), acc(B(run, t), AUTO), worst_gap(B(run, t)), bar(B(run, t))] + [ratio(B(run, t), AUTO)]*wall for t in tasks])
+
+# The head stage dropped (tried, not kept): the recipe without it (freeze_epochs=0) beside its default 40-epoch head stage, on
+# the same seeds of the tasks with 16 or more training items per class (the few-shot ones never had it)
+OLD_HEAD, DEV_NO_HEAD = 'auto, a 40-epoch head stage (freeze_epochs=40)', 'auto, the best weight-decay try as the head (freeze_epochs=0)'
+HEAD_TASKS = ('hymenoptera', 'digits', 'faces', 'textures')
+HEAD_RUNS = [('pilot-nohead', DEV_NO_HEAD, AUTO, 'development'), ('confirm1300', AUTO, OLD_HEAD, 'held out')]   # (run, without, with: the default, seeds)
+
+def kept_loss(r):
+    "The validation loss (the learner's own) of the weights the recipe kept, from its row's decisions"
+    w = next(d for d in r['extra']['decisions'] if d['part'] == 'weights')
+    return w['evidence']['candidates'][w['choice']]['valid_loss']
+
+def head_stage_table():
+    "Per run and task: test accuracy without and with the head stage, the probe's, the worst seed against it, the kept weights' validation loss, the wall ratio"
+    loss = lambda f, c: stat(f, c, lambda rs: st.mean(kept_loss(r) for r in rs))
+    worst = lambda f, c: lambda: f'{min(_gaps(f, c).values()):+.3f}'
+    return (['task', 'seeds', 'test: no head stage', 'test: the 40-epoch head stage (the default)', 'linear probe', 'no head stage − probe, worst seed',
+             'validation loss of the weights kept: no head stage', 'the default', 'wall: no head stage / the default'],
+            [[BATTERY[t], (lambda f=B(run, t), k=kind: f'{k} {span(f)()}'), acc(B(run, t), new), acc(B(run, t), old), acc(B(run, t), PROBE),
+              worst(B(run, t), new), loss(B(run, t), new), loss(B(run, t), old), ratio(B(run, t), new, old)]
+             for run, new, old, kind in HEAD_RUNS for t in HEAD_TASKS])
 
 def battery_seeds(run, tasks=BATTERY):
     "Each config's test accuracy per seed in a run"
@@ -205,6 +227,7 @@ R128, R128T, R160, RL2, LS3 = 'recipe4-lite0-128px', 'recipe4-lite0-128px-time',
 O160, OL2, OD = 'recipe3-lite0-160px', 'recipe3-lite2-224px', 'recipe3-digits-lite0-48px'
 RL2H, TIME = 'recipe5-lite2-224px-heldout', 'recipe-lite0-128px-time-69b29fb'   # Lite2 on fresh seeds 300-302; the headline's code timed alone
 LITE2 = [RL2H] + [B(r, 'hymenoptera-224') for r in ('confirm700', 'confirm1100', 'guard1200')]   # every held-out Lite2 run
+L2 = 'confirm1100'   # the newest battery run with Lite2 (the recipe with its 40-epoch head stage)
 DIGITS = "digits (the demo: `epochs=12, lr_mult=30`), Lite0, 48 px, 5 seeds"
 lite2_label = lambda f: lambda: f'hymenoptera, Lite2, 224 px, held-out seeds {span(f)()} ({commit(f)()})'
 results = lambda f: f'`{f.partition(":")[0]}`' + (f', task `{f.partition(":")[2]}`' if ':' in f else '')
@@ -237,16 +260,18 @@ def prof_share(name, task, part): return prof(name, task, lambda r: r['parts'].g
 def prof_part(name, task, part): return prof(name, task, lambda r: r['parts'].get(part, 0), '{:.1f} s')
 def prof_ft(name, task): return prof(name, task, lambda r: sum(v for k, v in r['parts'].items() if k.startswith('stage ') and k != 'stage head'), '{:.1f} s')
 
-TRY_EPOCHS, HEAD_EPOCHS = 3*10, 40   # the recipe's cached head epochs: 3 weight-decay tries of 10, then the head stage
+TRY_EPOCHS = 3*10   # the recipe's cached head epochs: 3 weight-decay tries of 10 (and a head stage's, where a profile row ran one)
+def head_epochs(r): return TRY_EPOCHS + sum(e for name, e in r['stages'] if name == 'head')
 
 def head_floor(task, arithmetic=False):
-    """The heads' cached epochs (tries and head stage) at the plain loop's cost per step (head-loop), in a recipe run of the
-    newest profile; with `arithmetic`, at their forward and backward alone (no optimizer, no loop)"""
+    """The heads' cached epochs (the tries, and a head stage where it ran) at the plain loop's cost per step (head-loop), in a
+    recipe run of the newest profile; with `arithmetic`, at their forward and backward alone (no optimizer, no loop)"""
     def f():
         loop, pr = rows_of(f'head-loop:{task}'), rows_of(f'profile-{LAST}:{task}')
         per_step = (lambda r: r['forward_backward_ms']/1e3) if arithmetic else (lambda r: r['plain_s']/r['steps'])
-        s = st.median(per_step(r) for r in loop) * st.median(r['steps'] for r in loop) * (TRY_EPOCHS+HEAD_EPOCHS)/TRY_EPOCHS
-        wall = st.median(r['wall'] - r['parts']['heads'] + r['parts'].get('probe', 0) + s for r in pr)
+        step = st.median(per_step(r) for r in loop) * st.median(r['steps'] for r in loop) / TRY_EPOCHS   # seconds per cached epoch
+        s = st.median(step * head_epochs(r) for r in pr)
+        wall = st.median(r['wall'] - r['parts']['heads'] + r['parts'].get('probe', 0) + step * head_epochs(r) for r in pr)
         return f"{s:.1f} s, {s/wall:.0%} of a run" + ('' if arithmetic else f" that would take {wall/st.median(r['fine_tune'] for r in pr):.2f}x `fine_tune(3)`'s wall")
     return f
 
@@ -265,6 +290,7 @@ TABLES = {
                "`recipe='auto'` re-run, same seeds and splits"],
         [[f'{label} (`{f}`)', score(f, FT, lower), score(f, 'head-only floor', lower), score(f, AUTO, lower), ratio(f, AUTO),
           (lambda f, lower: lambda: f'{score(KINDS_NOW[f], AUTO, lower)()} at {commit(KINDS_NOW[f])()} (`{KINDS_NOW[f]}`)')(f, lower)] for label, f, lower in KINDS]),
+    'head-stage': head_stage_table(),
     'headline': (['task', 'fastai `fine_tune(3)`', 'linear probe on the frozen body', "`recipe='auto'`"],
         [[label, acc(B(HEADLINE.name, t), FT), acc(B(HEADLINE.name, t), PROBE), acc(B(HEADLINE.name, t), AUTO)] for t, label in BATTERY.items()]),
     'recipe': (['', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'without label smoothing', 'results'], [
@@ -323,23 +349,25 @@ TABLES.update({f'{_region_name(r)}-seeds': battery_seeds(r.name, r.tasks) for r 
 
 H = HEADLINE.name
 FIGS = {
+    'no-head-stage-estimate': lambda: ', '.join(f"{PROFILE_TASKS[t][0]} {x}" for t in ('hymenoptera', 'faces', 'digits') for x in [prof(LAST, t, lambda r: (r['wall'] - r['parts'].get('stage head', 0))/r['fine_tune'], '{:.2f}x')()]),
     'head-floor-hymenoptera': head_floor('hymenoptera'),
     'head-floor-faces': head_floor('faces'),
     'head-arithmetic-hymenoptera': head_floor('hymenoptera', arithmetic=True),
     'headline-met': lambda: f"{sum(all(_bar(B(H, t))) for t in HEADLINE.tasks)} of {len(HEADLINE.tasks)}",
     'headline-shortfalls': shortfalls(H, HEADLINE.tasks),
     'digits-headline-min': stat(B(H, 'digits'), AUTO, lambda rs: min(r['test'] for r in rs)),
-    'lite2-headline': lambda: (lambda a: f"{'met' if a >= 0.965 else 'not met'}: {a:.3f} against the probe's {mean(B(H, 'hymenoptera-224'), PROBE)()}")(
-        st.mean(r['test'] for r in runs(B(H, 'hymenoptera-224'), AUTO))),
-    'lite2-vs-probe': versus(B(H, 'hymenoptera-224')),
+    'lite2-headline': lambda: (lambda a: f"{'met' if a >= 0.965 else 'not met'}: {a:.3f} against the probe's {mean(B(L2, 'hymenoptera-224'), PROBE)()}")(
+        st.mean(r['test'] for r in runs(B(L2, 'hymenoptera-224'), AUTO))),
+    'lite2-vs-probe': versus(B(L2, 'hymenoptera-224')),
     'lite2-best': lambda: max((mean(f, AUTO)() for f in LITE2), key=float),
     'lite2-runs': lambda: str(len(LITE2)),
-    '8shot-pooled': pooled(('confirm900', 'confirm1000', 'confirm1100'), 'hymenoptera-8shot'),
+    '8shot-pooled': pooled(('confirm900', 'confirm1000', 'confirm1100', 'confirm1300'), 'hymenoptera-8shot'),
     '8shot-pooled-4aa6912': pooled(('confirm900', 'confirm1000'), 'hymenoptera-8shot'),
     'time-headline': lambda: (lambda w, r: f"{w:.2f}x `fine_tune(3)`'s wall and {r:.2f}x to reach its accuracy, medians of {nseeds(TIME)} seeds: "
                               f"{'met' if w <= 1.5 and r <= 0.5 else 'not met'}")(_per_seed(TIME, AUTO, FT, lambda r, b: r['wall']/b['wall']), _per_seed(TIME, AUTO, FT, _reach)),
     'digits-demo-min': stat(LS3, DEMO_LS, lambda rs: (lambda m: f"{'holds' if m >= 0.97 else 'fails'}: the lowest seed {m:.3f}")(min(r['test'] for r in rs)), '{}'),
     **{f'{r.name}-{t}': versus(B(r.name, t)) for r in RUNS for t in r.tasks},   # e.g. fig:guard1200-hymenoptera
+    **{f'confirm1300-default-{t}': (lambda f: lambda: f"{mean(f, OLD_HEAD)()} against the probe's {mean(f, PROBE)()}")(B('confirm1300', t)) for t in HEAD_TASKS},
 }
 
 # Text a command printed, shown as it printed it: demo.py stores `fastai-ft demo`'s report and accuracy line

@@ -1,4 +1,4 @@
-"""`learn.staged_fine_tune(recipe='auto')`: train the head to convergence on cached features, once per weight decay of a small grid, fine-tune from the best of those heads with the BatchNorm policy its measured drift calls for, and keep, on validation, the best of the heads, the fine-tuned weights and their mix, so the run never ends below its floor, for every kind of learner `fine_tune` runs on.
+"""`learn.staged_fine_tune(recipe='auto')`: train the head to convergence on cached features, fine-tune from it with the BatchNorm policy its measured drift calls for, and keep, on validation, the best of the heads, the fine-tuned weights and their mix, so the run never ends below its floor, for every kind of learner `fine_tune` runs on.
 
 Docs: https://fastai-ft.github.io/fastai_ft/recipe.html.md"""
 
@@ -54,7 +54,7 @@ def auto_plan(learn:Learner,        # the learner to plan for
 
 # %% ../nbs/08_recipe.ipynb #18584791
 NEAR_BUDGET,FAR_BUDGET = (3, 10),(12, 10)   # (epochs, lr_mult) of the fine-tuning stage near the pretraining, and far from it (the drift above `FAR_DRIFT`)
-FEW_SHOT = 16   # fewer training items per class than this: a head is the reference at the end, and the head gets two augmented passes
+FEW_SHOT = 16   # fewer training items per class than this: no head stage, and a head is the reference at the end
 PARTS = ('head', 'wd', 'probe', 'bn', 'reference', 'fine_tune', 'loss', 'weights')   # the recipe's decisions, in the report's order
 
 def _budget(total, head_epochs, epochs, n_ft):
@@ -66,7 +66,7 @@ def _budget(total, head_epochs, epochs, n_ft):
 
 def _with_bn(plan, bn):
     "`plan` with BatchNorm policy `bn` for its fine-tuning stages (or `bn` per stage, the head's first)"
-    ft = [s for s in plan if s.n_train > 1]   # the fine-tuning stages (a plan whose head is a weight-decay try has no head stage)
+    ft = [s for s in plan if s.n_train > 1]   # the fine-tuning stages (a few-shot plan has no head stage)
     bns = list(bn)[1:] if is_listy(bn) else [bn]*len(ft)
     if len(bns) != len(ft): raise PlanError(f"Got {len(bns)+1} BatchNorm policies for {len(ft)+1} stages (the head's first): pass one, or one per stage.")
     for s,b in zip(ft, bns): s.bn = b
@@ -90,7 +90,7 @@ class AutoRecipe:
     def __init__(self, learn:Learner,   # the learner to fine-tune
                  epochs=None,        # epochs of the last fine-tuning stage (default 3, or 12 far from the pretraining), or 'auto'
                  total_epochs=None,  # epoch budget of the run, head epochs included
-                 freeze_epochs=None, # epochs of a head-only stage in the run (default: none on cached features, where the best weight-decay try is the head; 40 when there are no tries (`wd` given, or one value in `wds`); without the cache 'auto', until validation stops improving)
+                 freeze_epochs=None, # epochs of a head-only stage (default: 40 on cached features, none with fewer than `FEW_SHOT` training items per class, where the best weight-decay try is the head; without the cache 'auto', until validation stops improving)
                  base_lr=None,       # peak LR of the head-only stage (default 1e-2 on cached features, else fastai's 2e-3)
                  lr=None,            # head-group LR while fine-tuning (default 1e-3), or a slice / one LR per group
                  lr_mult=None,       # head LR / input-group LR while fine-tuning (default 10)
@@ -154,14 +154,14 @@ def plan_args(self:AutoRecipe, far:bool=False)->dict:
     "The arguments of `auto_plan`: the budget of a task near the pretraining or `far` from it, unless given, within `total_epochs`"
     e,m = FAR_BUDGET if far else NEAR_BUDGET
     n_ft = len([k for k in stage_counts(self.unfreeze, len(self.learn.opt.param_lists)) if k > 1]) or 1
-    head = ifnone(self.freeze_epochs, 0 if self.sweep else 40 if self.cached else 'auto')   # the tries train the head: a head stage would train it again
+    head = ifnone(self.freeze_epochs, 0 if self.sweep and self.few else 40 if self.cached else 'auto')
     head,epochs = _budget(self.total_epochs, head, ifnone(self.epochs, e), n_ft)
     return dict(head_epochs=head, head_lr=self.head_lr, head_bn=self.head_bn, epochs=epochs, lr=ifnone(self.lr, 1e-3), lr_mult=ifnone(self.lr_mult, m),
                 unfreeze=self.unfreeze, total_epochs=self.total_epochs, plateau=self.kwargs.get('plateau'), **self.plan_kw)
 
 @patch
 def decide_head(self:AutoRecipe, epochs):
-    "Decide how the head trains: `epochs` of a head-only stage (0: none, the best weight-decay try is the head), on cached features or not"
+    "Decide how the head trains: `epochs` of a head-only stage (0: the best weight-decay try is the head), on cached features or not"
     dl = self.learn.dls.train
     n = f'up to {HEAD_MAX_EPOCHS} epochs, to a plateau,' if epochs == 'auto' else f"{epochs} epochs"
     ev = dict(cached=self.cached, items_per_class=self.per_class, lr=self.head_lr)
@@ -173,8 +173,8 @@ def decide_head(self:AutoRecipe, epochs):
     how = f"cached features{f' (+{aug} augmented pass' + 'es'*(aug > 1) + ')' if aug else ''}, batches of {hb}"
     if epochs: return self.decide(Decision('head', epochs, ev, f"{epochs} epochs on {how}"))
     if not self.sweep: return self.decide(Decision('head', 0, ev, "none: freeze_epochs=0 as given and no weight-decay tries, so fine-tuning starts from the head as it is"))
-    ev.update(epochs=self.sweep_epochs)
-    return self.decide(Decision('head', 0, ev, f"the best weight-decay try, {self.sweep_epochs} epochs on {how}; no head stage"))
+    why = f"{self.per_class:.3g} items per class (< {FEW_SHOT})" if self.few and self.freeze_epochs is None else "freeze_epochs=0 as given"
+    return self.decide(Decision('head', 0, ev, f"none: {why}, the best weight-decay try is the head"))
 
 # %% ../nbs/08_recipe.ipynb #148bf95e
 @patch

@@ -69,26 +69,17 @@ def test_harmful_fine_tune_gives_the_head_back():
 def plan(learn, **kw): return learn.stage_plan(recipe='auto', **kw)
 
 def test_recipe_plan_parameters():
-    """The documented defaults: no head stage (the best weight-decay try is the head), then 3 epochs of the whole model at
-    slice(1e-4, 1e-3) (warm-up 0.3, div 5); a head stage where there are no tries (wd given): 40 epochs at 1e-2 (warm-up 0.3, div 25, body frozen)"""
-    learn = synth_staged_learner(4)
-    p = plan(learn)
-    assert [(s.name, s.n_train, s.epochs, s.bn) for s in p] == [('unfrozen', 4, 3, 'train')]
-    np.testing.assert_allclose(p[0].lrs, [1e-4, 1e-4*10**(1/3), 1e-4*10**(2/3), 1e-3])   # lr_mult 10 from the input group to the head
-    assert (p[0].pct_start, p[0].div) == (0.3, 5.)
-    h = plan(learn, wd=1e-2)
-    assert [(s.name, s.n_train, s.epochs, s.bn) for s in h] == [('head', 1, 40, 'freeze'), ('unfrozen', 4, 3, 'train')]
-    np.testing.assert_allclose(h[0].lrs[-1], 1e-2)
-    assert [(s.pct_start, s.div) for s in h] == [(0.3, 25.), (0.3, 5.)]
+    "The documented defaults: a 40-epoch head at 1e-2 (warm-up 0.3, div 25, body frozen), then 3 epochs of the whole model at slice(1e-4, 1e-3) (warm-up 0.3, div 5)"
+    p = plan(synth_staged_learner(4))
+    assert [(s.name, s.n_train, s.epochs, s.bn) for s in p] == [('head', 1, 40, 'freeze'), ('unfrozen', 4, 3, 'train')]
+    np.testing.assert_allclose(p[0].lrs[-1], 1e-2)
+    np.testing.assert_allclose(p[1].lrs, [1e-4, 1e-4*10**(1/3), 1e-4*10**(2/3), 1e-3])   # lr_mult 10 from the input group to the head
+    assert [(s.pct_start, s.div) for s in p] == [(0.3, 25.), (0.3, 5.)]
 
-@pytest.mark.parametrize('per_class,few', [(15, True), (16, False)])
-def test_few_shot_rule(per_class, few):
-    "Fewer than 16 training items per class: a head (the probe head, else the best on validation) is the reference at the end; 16 or more: the even mix"
-    set_seed(0)
-    learn = synth_staged_learner(3, n=2*per_class, bs=4)
-    with learn.no_bar(), learn.no_logging(): r = quiet(lambda: learn.staged_fine_tune(recipe='auto', epochs=1))
-    assert [s.name for s in r] == ['unfrozen'] and r.choice('head') == 0   # either way the best weight-decay try is the head
-    assert r.choice('reference') == ('head' if few else 0.5) and r.decision('reference').evidence['few_shot'] == few, r.decisions
+@pytest.mark.parametrize('per_class,head', [(15, False), (16, True)])
+def test_few_shot_rule(per_class, head):
+    "Fewer than 16 training items per class: no head stage (the best weight-decay try is the head); 16 or more: the head stage"
+    assert [s.name for s in plan(synth_staged_learner(3, n=2*per_class, bs=4))] == ['head', 'unfrozen'][1-head:]
 
 def test_no_head_and_no_tries():
     "freeze_epochs=0 with wd given: no weight-decay tries and no head stage, so fine-tuning starts from the head as it is, and the report says so"
@@ -97,6 +88,14 @@ def test_no_head_and_no_tries():
     with learn.no_bar(), learn.no_logging(): r = quiet(lambda: learn.staged_fine_tune(recipe='auto', freeze_epochs=0, wd=1e-2, epochs=1))
     assert [s.name for s in r] == ['unfrozen'] and r.choice('head') == 0 and 'starts from the head as it is' in r.decision('head').reason
     assert r.choice('weights') is None and 'no head was trained' in r.decision('weights').reason, r.decisions
+
+def test_no_head_stage_when_asked():
+    "freeze_epochs=0 on a task of 16 or more items per class: the best weight-decay try is the head, and the report says it was asked for"
+    set_seed(0)
+    learn = synth_staged_learner(3, n=256)
+    with learn.no_bar(), learn.no_logging(): r = quiet(lambda: learn.staged_fine_tune(recipe='auto', freeze_epochs=0, epochs=1))
+    assert [s.name for s in r] == ['unfrozen'] and r.decision('head').reason == 'none: freeze_epochs=0 as given, the best weight-decay try is the head'
+    assert r.choice('reference') == 0.5 and r.floor_name.startswith("the weight-decay try's head"), r.decisions
 
 def test_head_batches_on_cached_features():
     "The cached head epochs take batches of at least 32 items (all of them when fewer), whatever the DataLoaders' batch size"

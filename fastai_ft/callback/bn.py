@@ -128,7 +128,8 @@ class BNPolicyCallback(Callback):
             if id(p) in frozen: p.requires_grad_(False); p.grad = None
 
     def before_batch(self):
-        for m in self.bns: m.eval()
+        for m in self.bns:
+            if m.training: m.eval()   # only what a callback put back in train mode: the check costs less than the call
 
     def after_fit(self): self.restore()
 

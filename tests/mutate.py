@@ -85,6 +85,8 @@ MUTANTS = [
     Mutant('bn-freeze', "bn='freeze'", "if self.policy=='freeze': self._fix_frozen_params()", "pass", (nb('02_callback.bn'),)),
     Mutant('bn-recalibrate', "bn='recalibrate'", "for m in bns: m.reset_running_stats(); m.momentum = None",
            "for m in bns: m.reset_running_stats()", (nb('02_callback.bn'),)),
+    Mutant('bn-eval-every-batch', "a BatchNorm policy puts back eval mode at every batch", "            if m.training: m.eval()   #",
+           "            if not m.training: m.eval()   #", (nb('02_callback.bn'),)),
     Mutant('check-bn', 'check_bn: the BatchNorm warning in the report', "if check_bn: self.stage.bn_warning = bn_advice(bn_gap(self))",
            "if check_bn: self.stage.bn_gap = bn_gap(self)", (nb('03_learner'),)),
     Mutant('bnfreeze', "fastai's BnFreeze honoured", "if on and s.bn == 'train': s = copy(s); s.bn = 'freeze_stats'", "pass",

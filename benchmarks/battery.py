@@ -122,7 +122,7 @@ CONFIGS[AUTO] = with_history(CONFIGS[AUTO])   # in this process only: recipe row
 CONFIGS["auto, LR 5e-4 (lr=5e-4)"] = with_history(recipe(lr=5e-4))
 CONFIGS["auto, 8 augmented passes (head_aug=8)"] = with_history(recipe(head_aug=8))
 CONFIGS["auto, the best weight-decay try as the head (freeze_epochs=0)"] = with_history(recipe(freeze_epochs=0))
-CONFIGS["auto, a 40-epoch head stage (freeze_epochs=40)"] = with_history(recipe(freeze_epochs=40))   # the default before the tries became the head
+CONFIGS["auto, a 40-epoch head stage (freeze_epochs=40)"] = with_history(recipe(freeze_epochs=40))   # the default, named: run beside freeze_epochs=0 in confirm1300
 
 TEST = {}   # the test DataLoader of the run in progress, for --candidates
 

@@ -120,13 +120,13 @@ def _gaps(file, config=AUTO, base=PROBE):
     b = {r['seed']: r['test'] for r in runs(file, base)}
     return {r['seed']: r['test'] - b[r['seed']] for r in runs(file, config) if r['seed'] in b}
 
-def worst_gap(file): return lambda: f'{min(_gaps(file).values()):+.3f}'
+def worst_gap(file, config=AUTO): return lambda: f'{min(_gaps(file, config).values()):+.3f}'
 
-def versus(file, d=3):
-    "The recipe's mean against the probe's, and its worst seed against the probe"
+def versus(file, d=3, config=AUTO):
+    "A config's mean (the recipe's) against the probe's, and its worst seed against the probe"
     def f():
-        g = _gaps(file); s = min(g, key=g.get)
-        return f"{mean(file, AUTO, d)()} against the probe's {mean(file, PROBE, d)()}, worst seed {g[s]:+.3f} ({s})"
+        g = _gaps(file, config); s = min(g, key=g.get)
+        return f"{mean(file, config, d)()} against the probe's {mean(file, PROBE, d)()}, worst seed {g[s]:+.3f} ({s})"
     return f
 
 def _bar(file):
@@ -195,11 +195,10 @@ def kept_loss(r):
 def head_stage_table():
     "Per run and task: test accuracy without and with the head stage, the probe's, the worst seed against it, the kept weights' validation loss, the wall ratio"
     loss = lambda f, c: stat(f, c, lambda rs: st.mean(kept_loss(r) for r in rs))
-    worst = lambda f, c: lambda: f'{min(_gaps(f, c).values()):+.3f}'
     return (['task', 'seeds', 'test: no head stage', 'test: the 40-epoch head stage (the default)', 'linear probe', 'no head stage − probe, worst seed',
              'validation loss of the weights kept: no head stage', 'the default', 'wall: no head stage / the default'],
             [[BATTERY[t], (lambda f=B(run, t), k=kind: f'{k} {span(f)()}'), acc(B(run, t), new), acc(B(run, t), old), acc(B(run, t), PROBE),
-              worst(B(run, t), new), loss(B(run, t), new), loss(B(run, t), old), ratio(B(run, t), new, old)]
+              worst_gap(B(run, t), new), loss(B(run, t), new), loss(B(run, t), old), ratio(B(run, t), new, old)]
              for run, new, old, kind in HEAD_RUNS for t in HEAD_TASKS])
 
 def battery_seeds(run, tasks=BATTERY):
@@ -369,7 +368,7 @@ FIGS = {
                               f"{'met' if w <= 1.5 and r <= 0.5 else 'not met'}")(_per_seed(TIME, AUTO, FT, lambda r, b: r['wall']/b['wall']), _per_seed(TIME, AUTO, FT, _reach)),
     'digits-demo-min': stat(LS3, DEMO_LS, lambda rs: (lambda m: f"{'holds' if m >= 0.97 else 'fails'}: the lowest seed {m:.3f}")(min(r['test'] for r in rs)), '{}'),
     **{f'{r.name}-{t}': versus(B(r.name, t)) for r in RUNS for t in r.tasks},   # e.g. fig:guard1200-hymenoptera
-    **{f'confirm1300-default-{t}': (lambda f: lambda: f"{mean(f, OLD_HEAD)()} against the probe's {mean(f, PROBE)()}")(B('confirm1300', t)) for t in HEAD_TASKS},
+    **{f'confirm1300-default-{t}': versus(B('confirm1300', t), config=OLD_HEAD) for t in HEAD_TASKS},
 }
 
 # Text a command printed, shown as it printed it: demo.py stores `fastai-ft demo`'s report and accuracy line

@@ -315,7 +315,7 @@ def _plan(self:FeatureCacheCallback):
     dev = next(model.parameters()).device
     with _kept_random(), eval_mode(model), torch.no_grad():
         self.src = self._sources()
-        f = self.cut.prefix(to_device(self.src[0][0].new(bs=2).one_batch()[0][:2], dev))   # the shape only: two items, not a whole batch, decoded
+        f = self.cut.prefix(to_device(self.src[0][0].new(bs=2).one_batch()[0], dev))   # the shape only: two items, not a whole batch, decoded
     if not isinstance(f, Tensor): raise CacheError(f"The cached part of the model returns a {type(f).__name__}, not one tensor per item (a text encoder returns outputs and a mask), so it cannot be cached: train without the cache.")
     passes = len(self.src[0])
     n = passes*dls.train.n + dls.valid.n

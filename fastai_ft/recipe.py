@@ -173,7 +173,7 @@ def decide_head(self:AutoRecipe, epochs):
     how = f"cached features{f' (+{aug} augmented pass' + 'es'*(aug > 1) + ')' if aug else ''}, batches of {hb}"
     if epochs: return self.decide(Decision('head', epochs, ev, f"{epochs} epochs on {how}"))
     if not self.sweep: return self.decide(Decision('head', 0, ev, "none: freeze_epochs=0 as given and no weight-decay tries, so fine-tuning starts from the head as it is"))
-    why = f"{self.per_class:.3g} items per class (< {FEW_SHOT})" if self.few and self.freeze_epochs is None else "freeze_epochs=0 as given"
+    why = "freeze_epochs=0 as given" if self.freeze_epochs is not None else f"{self.per_class:.3g} items per class (< {FEW_SHOT})"   # else only few-shot plans have none
     return self.decide(Decision('head', 0, ev, f"none: {why}, the best weight-decay try is the head"))
 
 # %% ../nbs/08_recipe.ipynb #148bf95e

@@ -9,6 +9,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from functools import partial
 from fastai.basics import *
+from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.mixup import MixHandler
 from fastai.callback.training import BnFreeze
 from fastai.data.core import Datasets, TfmdLists
@@ -18,10 +19,12 @@ from fastai.vision.augment import (RandTransform, Resize, ResizeMethod, AffineCo
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.pooling import _AdaptiveAvgPoolNd, _AdaptiveMaxPoolNd, _AvgPoolNd, _MaxPoolNd
 from .callback.bn import BNPolicyCallback
+from .choice import state_of
 from .core import eval_mode, unwrap
 
 # %% auto #0
-__all__ = ['CacheError', 'random_tfms', 'FeatureCacheCallback', 'CachedValidation', 'ValidBatchesCallback', 'cache_issue']
+__all__ = ['CacheError', 'random_tfms', 'FeatureCacheCallback', 'CachedValidation', 'ValidBatchesCallback', 'KeptOutputs',
+           'cache_issue']
 
 # %% ../nbs/05_cache.ipynb #22890873
 class CacheError(ValueError):
@@ -430,30 +433,61 @@ class _Replay:
         torch.empty((), dtype=torch.int64).random_()   # what each pass of a PyTorch DataLoader draws from the global generator: the run's random numbers stay the same
         return iter(self.batches)
 
+def _nbytes(o): return o.numel()*o.element_size() if isinstance(o, Tensor) else sum(map(_nbytes, o)) if isinstance(o, (tuple, list)) else 0
+
+def _same(a, b):
+    "Whether `a` is the tensor `b`, or a tuple or list around the same tensors (moving a batch to its device makes a new tuple)"
+    if isinstance(a, Tensor): return isinstance(b, Tensor) and a.data_ptr() == b.data_ptr() and a.shape == b.shape
+    return isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b) and all(map(_same, a, b))
+
+def _stamp_of(m):
+    "What changes when a tensor of `m` is written: each floating-point tensor's storage and version, and the integer buffers' values (`load_state_dict` rewrites BatchNorm's counts)"
+    ts = [*m.parameters(), *m.buffers()]
+    return _where([t for t in ts if t.is_floating_point()]),[t.detach().clone() for t in ts if not t.is_floating_point()]
+
+def _same_stamp(a, b): return a[0] == b[0] and len(a[1]) == len(b[1]) and all(map(torch.equal, a[1], b[1]))
+def _amp(learn): return any(isinstance(cb, MixedPrecision) for cb in learn.cbs)
+
 class ValidBatchesCallback(Callback):
-    "Keep the validation batches the data pipeline last made, and validate on them afterwards (deterministic validation transforms only); `dl(last=True)` for what a run does last"
+    "Keep the validation batches the data pipeline last made, and validate on them afterwards (deterministic validation transforms only); `dl(last=True)` for what a run does last, `outputs` for the model's outputs on them"
     order = FeatureCacheCallback.order+1   # after the feature cache: a head-only fit validates on its features
     def __init__(self,
-                 max_gb:float=1. # keep the batches only if they take at most this many GiB
-                ): store_attr(); self.batches,self.key,self.seen = None,None,None
+                 max_gb:float=1. # keep the batches, and the model's outputs on them, only if each takes at most this many GiB
+                ): store_attr(); self.batches,self.key,self.seen,self.outs,self.kept,self.hook = None,None,None,None,None,None
 
     def _key(self, learn=None): return id((learn or self.learn).dls.valid),(learn or self.learn).dls.valid.n
     def before_validate(self):
+        self.kept = None   # outputs of an earlier pass
         if self.learn.dl is not self.learn.dls.valid or num_distrib() > 1: return   # features, another dl, or a shard fastai gathers
-        if self.batches is not None and self.key == (self._key(), True): self.learn.dl = _Replay(self.batches); return
-        if random_tfms(self.learn.dls.valid): return   # random validation inputs: nothing to keep
-        self.seen,self.size,self.states,self.batches = [],0,_rng_states(),None
+        if self.batches is not None and self.key == (self._key(), True): self.learn.dl = _Replay(self.batches)
+        elif random_tfms(self.learn.dls.valid): return   # random validation inputs: nothing to keep
+        else: self.seen,self.size,self.states,self.batches = [],0,_rng_states(),None
+        self.outs,self.osize,self.hook = [],0,self.learn.model.register_forward_hook(self._output)
 
     def before_batch(self):
-        if self.training or self.seen is None: return
+        if self.training: return
+        self.x0 = self.xb[0]   # what the model should be given
+        if self.seen is None: return
         b = (*self.xb, *self.yb)
-        self.size += sum(t.numel()*t.element_size() for t in b if isinstance(t, Tensor))
+        self.size += _nbytes(b)
         if self.size > self.max_gb*2**30: self.seen = None
         else: self.seen.append(b)
 
+    def _output(self, m, args, out):
+        "Keep the model's output for the batch: given the batch's input as it was drawn, every module in eval mode, one call per batch"
+        if self.outs is None: return
+        if not args or not _same(args[0], self.x0) or len(self.outs) != self.iter or any(o.training for o in m.modules()): self.outs = None; return
+        if not self.outs: self.stamp = _stamp_of(m)
+        self.osize += _nbytes(out)
+        if self.osize > self.max_gb*2**30: self.outs = None
+        else: self.outs.append(out)
+
     def after_validate(self):   # replayed during the run only if the pipeline drew nothing but the loader's draw (aug_transforms' flips draw even on validation)
         if self.seen is not None: self.batches,self.key = self.seen,(self._key(), _one_draw(self.states, _rng_states()))
-        self.seen = None
+        if self.hook is not None: self.hook.remove()
+        done = self.outs is not None and self.batches is not None and len(self.outs) == self.n_iter == len(self.batches) > 0
+        self.kept = (self.outs, self.stamp, _amp(self.learn)) if done else None
+        self.seen,self.outs,self.hook = None,None,None
 
     def dl(self, learn:Learner, # the learner whose validation batches were kept
            last:bool=False      # also the batches of a pipeline that draws random numbers: for what a run does last, after which its random state differs
@@ -461,6 +495,52 @@ class ValidBatchesCallback(Callback):
         "The kept validation batches of `learn`, as something `learn.validate(dl=...)` reads (`None` if there are none)"
         if self.batches is None or self.key[0] != self._key(learn) or not (self.key[1] or last): return None
         return _Replay(self.batches)
+
+    def outputs(self, learn:Learner # the learner whose validation outputs were kept
+               ):
+        "The model's outputs on `dl(learn, last=True)`'s batches as `KeptOutputs`, if the last validation kept them and `learn.model` was not written since (else `None`)"
+        k = self.kept
+        if k is None or self.dl(learn, last=True) is None or not _same_stamp(_stamp_of(learn.model), k[1]) or _amp(learn) != k[2]: return None
+        return KeptOutputs(learn, [(o, *b[1:]) for o,b in zip(k[0], self.batches)])
+
+# %% ../nbs/05_cache.ipynb #fd38989b
+class _KeptForward:
+    "`model.forward` inside `KeptOutputs.patched`: the kept output for a batch of kept outputs, the forward it replaces for anything else"
+    def __init__(self, ko, run): self.ko,self.run = ko,run
+    def __call__(self, *args, **kwargs):
+        c = self.ko.cur
+        return c if args and c is not None and _same(args[0], c) else self.run(*args, **kwargs)
+    def __reduce__(self): return self.run.__reduce__()   # pickled as the forward it replaces
+
+class _OutputsReplay(_Replay):
+    "Kept batches whose first input is the model's output, noting the batch being drawn"
+    def __init__(self, ko): super().__init__(ko.batches); self.ko = ko
+    def _at(self, b): self.ko.cur = b[0]; return b
+    def __iter__(self): return map(self._at, super().__iter__())
+
+class KeptOutputs:
+    "The model's outputs on kept validation batches, and the weights that made them: validating those weights again reads the outputs instead of running the model"
+    def __init__(self,
+                 learn:Learner, # the learner, now holding the weights that made the outputs
+                 batches:list   # per batch: the model's output in place of its first input, then the rest of the batch
+                ): self.learn,self.batches,self.sd,self.cur = learn,batches,state_of(learn),None
+
+    def dl(self, sd:dict # a model state (`state_of` copy)
+          ):
+        "The kept outputs as something `learn.validate(dl=...)` reads inside `patched`, if `sd` holds the weights that made them (else `None`: validate on the inputs)"
+        return _OutputsReplay(self) if all(torch.equal(sd[k], t) for k,t in self.sd.items()) else None
+
+    @contextmanager
+    def patched(self):
+        "While inside, the model gives back the kept output for a batch of `dl`, and runs as before on anything else"
+        m = self.learn.model
+        inner = m.__dict__.get('forward')   # another patch of the model's forward, e.g. `CachedValidation.patched`
+        m.forward = _KeptForward(self, inner or partial(type(m).forward, m))
+        try: yield
+        finally:
+            self.cur = None
+            if inner is None: del m.forward
+            else: m.forward = inner
 
 # %% ../nbs/05_cache.ipynb #6c997303
 @patch

@@ -310,8 +310,8 @@ def _cand(a, head="the head stage's end"): return (head if a == 0 else "the fine
 
 @patch
 def valid_dl(self:AutoRecipe, sd:dict):
-    "What to validate the weights `sd` on: the cached features when their body is the cached one, else the kept validation batches, also those of a pipeline that draws random numbers (or `None`: the pipeline)"
-    return (self.cv and self.cv.dl(sd)) or self.vb.dl(self.learn, last=True)   # the final choice is the run's last step
+    "What to validate the weights `sd` on: the cached features when their body is the cached one, the last validation's outputs when they are the weights that made them, else the kept validation batches, also those of a pipeline that draws random numbers (or `None`: the pipeline)"
+    return (self.cv and self.cv.dl(sd)) or (self.ko and self.ko.dl(sd)) or self.vb.dl(self.learn, last=True)   # the final choice is the run's last step
 
 @patch
 def best_head(self:AutoRecipe, heads:dict)->dict:
@@ -373,7 +373,8 @@ def finish(self:AutoRecipe, report:StageReport)->StageReport:
     "Choose the final weights in the learner's own loss (if that fails, keep the weights the run ended with, and say so); the report with the decisions"
     end,self.metric = state_of(self.learn),(score_names(self.learn)[1:] or ['valid_loss'])[0]
     try:
-        with self.cv.patched() if self.cv else contextlib.nullcontext(): self.choose(report)
+        self.ko = self.vb.outputs(self.learn)   # the last validation's outputs: of the weights the run ended with, when nothing wrote them since
+        with self.cv.patched() if self.cv else contextlib.nullcontext(), self.ko.patched() if self.ko else contextlib.nullcontext(): self.choose(report)
     except Exception as e:
         load_state(self.learn, end)
         msg = f"choosing among the heads, the fine-tuned weights and their mix failed ({type(e).__name__}: {e}), so the learner keeps the weights the run ended with"

@@ -146,3 +146,22 @@ def test_final_choice_reads_the_last_validation_batches():
     with learn.no_bar(), learn.no_logging(): r = quiet(lambda: learn.staged_fine_tune(recipe='auto', freeze_epochs=2, epochs=2))
     assert r[-1].epochs_run == 2 and len(learn.recipe_candidates) > 2   # the fine-tuned weights and a mix needed the inputs
     assert passes.n == 2, passes.n   # one pass through the pipeline per fine-tuning epoch, none in the final choice
+
+def test_final_choice_reads_the_last_outputs(monkeypatch):
+    """The fine-tuned weights are those the run's last validation scored: the final choice reads the model's outputs of
+    that validation instead of running the model again, and scores them exactly as a pass over the inputs does"""
+    seen, choose = {}, AutoRecipe.choose
+    def counted(self, report):
+        calls = seen['calls'] = []
+        h = self.learn.model[0].register_forward_hook(lambda *a: calls.append(1))   # the body
+        try: return choose(self, report)
+        finally: h.remove(); seen['tuned'] = self.ends.kept['tuned'][2]
+    monkeypatch.setattr(AutoRecipe, 'choose', counted)
+    set_seed(0)
+    learn = synth_staged_learner(3, n=256)
+    with learn.no_bar(), learn.no_logging(): quiet(lambda: learn.staged_fine_tune(recipe='auto', freeze_epochs=2, epochs=2))
+    c = learn.recipe_candidates
+    assert {'the fine-tuned weights', 'the 0.5 mix of the head and the fine-tuned weights (WiSE-FT)'} <= set(c.index), c
+    assert len(seen['calls']) == len(learn.dls.valid), seen   # one pass over the inputs, the mix's; the heads read cached features
+    load_state(learn, seen['tuned'])
+    assert valid_scores(learn) == c.loc['the fine-tuned weights', ['valid_loss', 'accuracy']].to_dict()

@@ -247,7 +247,7 @@ KINDS_NOW = {'kinds-hymenoptera-multilabel': 'kinds-hymenoptera-multilabel-headv
 # added the timing, `after` with the recipe's time work (validation only where a choice reads it, kept validation batches)
 PROFILE_TASKS = {'hymenoptera': ('hymenoptera, 128 px', 1.3), 'faces': ('faces or not, 64 px', 1.5), 'hymenoptera-8shot': ('hymenoptera, 8 photos per class', 1.5),
                  'textures-4shot': ('textures, 4 tiles per class', 1.5), 'digits': ('digits, 48 px (12 fine-tuning epochs against 4)', 4.0)}
-LAST = 'exact-savings'   # the newest profile: the parts table and the head-loop figures read it
+LAST = 'kept-outputs'   # the newest profile: the parts table and the head-loop figures read it
 PROFILE_PARTS = ['cache build', 'weight-decay tries', 'probe', 'drift', 'stage head', 'final choice', 'other']
 
 def prof(name, task, f, fmt='{:.2f}'):
@@ -328,11 +328,11 @@ TABLES = {
           CL(i, 'inference_default'), CL(i, 'inference_channels_last'), CL_RATIO(i, 'inference')] for i, (a, s) in enumerate([(0, 48), (0, 128), (2, 224)])]),
     'profile-recipe': (['task (3 seeds each)', '`fine_tune(3)` wall', "`recipe='auto'` wall", lambda: f"recipe / `fine_tune(3)`, before ({commit('profile-before')()})",
                         lambda: f"after ({commit('profile-after')()})", lambda: f"last batches ({commit('profile-last-batches')()})",
-                        lambda: f"two-item shape ({commit('profile-exact-savings')()})", 'bar',
-                        "the heads' share of the recipe's wall, before", 'after', 'last batches', 'two-item shape'],
+                        lambda: f"two-item shape ({commit('profile-exact-savings')()})", lambda: f"kept outputs ({commit('profile-kept-outputs')()})", 'bar',
+                        "the heads' share of the recipe's wall, before", 'after', 'last batches', 'two-item shape', 'kept outputs'],
         [[label, prof(LAST, t, lambda r: r['fine_tune'], '{:.1f} s'), prof(LAST, t, lambda r: r['wall'], '{:.1f} s'), prof_ratio('before', t), prof_ratio('after', t),
-          prof_ratio('last-batches', t), prof_ratio(LAST, t), f'{bar:g}x', prof_share('before', t, 'heads'), prof_share('after', t, 'heads'),
-          prof_share('last-batches', t, 'heads'), prof_share(LAST, t, 'heads')]
+          prof_ratio('last-batches', t), prof_ratio('exact-savings', t), prof_ratio(LAST, t), f'{bar:g}x', prof_share('before', t, 'heads'),
+          prof_share('after', t, 'heads'), prof_share('last-batches', t, 'heads'), prof_share('exact-savings', t, 'heads'), prof_share(LAST, t, 'heads')]
          for t, (label, bar) in PROFILE_TASKS.items()]),
     'profile-parts': (['task', *PROFILE_PARTS[:4], 'head stage', 'fine-tuning stages', *PROFILE_PARTS[5:]],
         [[label, *[prof_part(LAST, t, p) for p in PROFILE_PARTS[:5]], prof_ft(LAST, t), *[prof_part(LAST, t, p) for p in PROFILE_PARTS[5:]]]
@@ -350,7 +350,7 @@ TABLES.update({f'{_region_name(r)}-seeds': battery_seeds(r.name, r.tasks) for r 
 
 H = HEADLINE.name
 FIGS = {
-    'no-head-stage-estimate': lambda: ', '.join(f"{PROFILE_TASKS[t][0]} {x}" for t in ('hymenoptera', 'faces', 'digits') for x in [prof(LAST, t, lambda r: (r['wall'] - r['parts'].get('stage head', 0))/r['fine_tune'], '{:.2f}x')()]),
+    'no-head-stage-estimate': lambda: ', '.join(f"{PROFILE_TASKS[t][0]} {x}" for t in ('hymenoptera', 'faces', 'digits') for x in [prof('exact-savings', t, lambda r: (r['wall'] - r['parts'].get('stage head', 0))/r['fine_tune'], '{:.2f}x')()]),   # the profile the no-head run was decided on
     'head-floor-hymenoptera': head_floor('hymenoptera'),
     'head-floor-faces': head_floor('faces'),
     'head-arithmetic-hymenoptera': head_floor('hymenoptera', arithmetic=True),

@@ -486,8 +486,16 @@ class ValidBatchesCallback(Callback):
         if self.seen is not None: self.batches,self.key = self.seen,(self._key(), _one_draw(self.states, _rng_states()))
         if self.hook is not None: self.hook.remove()
         done = self.outs is not None and self.batches is not None and len(self.outs) == self.n_iter == len(self.batches) > 0
-        self.kept = (self.outs, self.stamp, _amp(self.learn)) if done else None
+        self.kept = dict(outs=self.outs, stamp=self.stamp, amp=_amp(self.learn), sd=None) if done else None
         self.seen,self.outs,self.hook = None,None,None
+
+    def _hold(self, learn):
+        "Copy the weights that made the kept outputs while `learn.model` still holds them, else drop the outputs"
+        k = self.kept
+        if k is None or k['sd'] is not None: return
+        if _same_stamp(_stamp_of(learn.model), k['stamp']): k['sd'] = state_of(learn)
+        else: self.kept = None
+    def after_fit(self): self._hold(self.learn)   # before anything after the fit loads other weights (a tracker's best)
 
     def dl(self, learn:Learner, # the learner whose validation batches were kept
            last:bool=False      # also the batches of a pipeline that draws random numbers: for what a run does last, after which its random state differs
@@ -498,12 +506,13 @@ class ValidBatchesCallback(Callback):
 
     def outputs(self, learn:Learner # the learner whose validation outputs were kept
                ):
-        "The model's outputs on `dl(learn, last=True)`'s batches as `KeptOutputs`, if the last validation kept them and `learn.model` was not written since (else `None`)"
+        "The model's outputs in the last validation, on `dl(learn, last=True)`'s batches, with the weights the model held until the end of that fit (`KeptOutputs`); `None` if the model was written in between"
+        self._hold(learn)
         k = self.kept
-        if k is None or self.dl(learn, last=True) is None or not _same_stamp(_stamp_of(learn.model), k[1]) or _amp(learn) != k[2]: return None
-        return KeptOutputs(learn, [(o, *b[1:]) for o,b in zip(k[0], self.batches)])
+        if k is None or self.dl(learn, last=True) is None or _amp(learn) != k['amp']: return None
+        return KeptOutputs(learn, [(o, *b[1:]) for o,b in zip(k['outs'], self.batches)], k['sd'])
 
-# %% ../nbs/05_cache.ipynb #fd38989b
+# %% ../nbs/05_cache.ipynb #e3427040
 class _KeptForward:
     "`model.forward` inside `KeptOutputs.patched`: the kept output for a batch of kept outputs, the forward it replaces for anything else"
     def __init__(self, ko, run): self.ko,self.run = ko,run
@@ -521,9 +530,10 @@ class _OutputsReplay(_Replay):
 class KeptOutputs:
     "The model's outputs on kept validation batches, and the weights that made them: validating those weights again reads the outputs instead of running the model"
     def __init__(self,
-                 learn:Learner, # the learner, now holding the weights that made the outputs
-                 batches:list   # per batch: the model's output in place of its first input, then the rest of the batch
-                ): self.learn,self.batches,self.sd,self.cur = learn,batches,state_of(learn),None
+                 learn:Learner, # the learner whose model gave the outputs
+                 batches:list,  # per batch: the model's output in place of its first input, then the rest of the batch
+                 sd:dict        # the weights that gave them (`state_of` copy)
+                ): self.learn,self.batches,self.sd,self.cur = learn,batches,sd,None
 
     def dl(self, sd:dict # a model state (`state_of` copy)
           ):

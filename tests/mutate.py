@@ -162,13 +162,12 @@ MUTANTS = [
     Mutant('kept-outputs-weights', "kept outputs stand only for the weights that made them",
            "return _OutputsReplay(self) if all(torch.equal(sd[k], t) for k,t in self.sd.items()) else None", "return _OutputsReplay(self)",
            (nb('05_cache'), f'{RR}::test_final_choice_reads_the_last_outputs')),
-    Mutant('kept-outputs-written', "kept outputs are dropped when the model is written after them",
-           "or not _same_stamp(_stamp_of(learn.model), k[1]) or", "or", (nb('05_cache'),)),
+    Mutant('kept-outputs-written', "kept outputs are dropped when the model is written after them in their fit",
+           "if _same_stamp(_stamp_of(learn.model), k['stamp']): k['sd'] = state_of(learn)", "if True: k['sd'] = state_of(learn)", (nb('05_cache'),)),
+    Mutant('kept-outputs-fit-end', "kept outputs stand for the weights their fit ended with, not those loaded after it",
+           "    def after_fit(self): self._hold(self.learn)", "    def after_fit(self): pass", (f'{RR}::test_final_choice_reads_the_last_outputs',)),
     Mutant('kept-outputs-train-mode', "outputs are kept only from a validation in eval mode",
            " or any(o.training for o in m.modules()): self.outs = None", ": self.outs = None", (nb('05_cache'),)),
-    Mutant('tracker-load-writes', "loading the best weights leaves a model that holds them untouched",
-           "load_state(self.learn, self.mem if self.mem", "unwrap(self.model).load_state_dict(self.mem if self.mem",
-           (f'{RR}::test_final_choice_reads_the_last_outputs',)),
 ]
 
 def _cells(path):

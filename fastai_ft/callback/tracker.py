@@ -10,7 +10,7 @@ import uuid
 from fastai.basics import *
 from fastai.callback.tracker import TrackerCallback
 from ..core import main_values, min_values, unwrap
-from ..choice import load_state, score_names, state_of
+from ..choice import score_names, state_of
 from ..task import infer_comp
 
 # %% auto #0
@@ -168,9 +168,10 @@ class RunTracker(TrackerCallback):
         for f in [f for f in self.stale if f not in self.pinned]: f.unlink(missing_ok=True); self.stale.remove(f)
 
     def load(self):
-        "Load the best weights seen so far into the model, writing only the tensors that differ (a model that holds them is left as it is)"
+        "Load the best weights seen so far into the model"
         if self.best_at is None: return
-        load_state(self.learn, self.mem if self.mem is not None else self._read(self.files[self.best_at['stage']]))
+        sd = self.mem if self.mem is not None else self._read(self.files[self.best_at['stage']])
+        unwrap(self.model).load_state_dict(sd)
 
     def _read(self, f):
         try: return torch.load(f, map_location='cpu', weights_only=True)['model']

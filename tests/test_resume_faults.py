@@ -27,11 +27,23 @@ class Worker:
         return int(self.until(lambda l: l.startswith('pid '))[-1].split()[1])
 
     def until(self, pred, timeout=300):
-        "Lines up to and including the first for which `pred` is true"
+        "Lines up to and including the first for which `pred` is true; after `timeout` seconds without it, fail and say what the processes were doing"
         seen,end = [],time.time()+timeout
         while True:
-            seen.append(self.lines.get(timeout=max(end-time.time(), 0.1)))
+            try: seen.append(self.lines.get(timeout=max(end-time.time(), 0.1)))
+            except queue.Empty: raise AssertionError(f"no awaited line in {timeout} s; the last lines: {seen[-8:]}; {self.state()}") from None
             if pred(seen[-1]): return seen
+
+    def state(self):
+        "What the worker and its children are doing (Linux's /proc: state and kernel wait channel), and its stderr's last lines"
+        def proc(pid):
+            try: return f"{pid} {(Path('/proc')/str(pid)/'stat').read_text().rsplit(') ', 1)[1].split()[0]} {(Path('/proc')/str(pid)/'wchan').read_text()}"
+            except OSError: return f'{pid} gone'
+        def ppid(d):
+            try: return int((d/'stat').read_text().rsplit(') ', 1)[1].split()[1])
+            except (OSError, ValueError, IndexError): return None
+        kids = [proc(d.name) for d in Path('/proc').iterdir() if d.name.isdigit() and ppid(d) == self.p.pid]
+        return f"worker {proc(self.p.pid)} (exit code {self.p.poll()}), its children {kids}; its stderr ends: {''.join(self.err[-10:])}"
 
     def poll(self, t):
         "Lines printed within `t` seconds"

@@ -86,6 +86,11 @@ def random_tfms(dl:DataLoader # a fastai DataLoader
     return [type(t).__name__ for p in pipes if isinstance(p, Pipeline) for t in p.fs if _is_random(t, split)]
 
 # %% ../nbs/05_cache.ipynb #87f9e820
+def _same(a, b):
+    "Whether `a` is the tensor `b`, or a tuple or list around the same tensors (moving a batch to its device makes a new tuple)"
+    if isinstance(a, Tensor): return isinstance(b, Tensor) and a.data_ptr() == b.data_ptr() and a.shape == b.shape
+    return isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b) and all(map(_same, a, b))
+
 class _FeatureDL(DataLoader):
     "Batches of cached features and targets, drawn in the order the `DataLoader` `like` would draw them"
     def __init__(self, feats, targs, like, min_bs=None):
@@ -102,8 +107,7 @@ class _FeatureDL(DataLoader):
 
     def owns(self, x):
         "Whether `x` is the features of the batch just drawn"
-        c = self.cur
-        return isinstance(x, Tensor) and c is not None and x.data_ptr() == c.data_ptr() and x.shape == c.shape
+        return _same(x, self.cur)
 
 # %% ../nbs/05_cache.ipynb #5abbf518
 class _CachedForward:
@@ -114,6 +118,16 @@ class _CachedForward:
         if len(args) == 1 and not kwargs and any(o.owns(args[0]) for o in dls): return self.cb.cut.rest(args[0])
         return type(self.model).forward(self.model, *args, **kwargs)
     def __reduce__(self): return partial, (type(self.model).forward, self.model)
+
+@contextmanager
+def _forward_as(m, make):
+    "While inside, `m.forward` is `make(f)`, `f` the forward it replaces (another patch, or the module's own); then `f` again"
+    inner = m.__dict__.get('forward')
+    m.forward = make(inner or partial(type(m).forward, m))
+    try: yield
+    finally:
+        if inner is None: del m.forward
+        else: m.forward = inner
 
 # %% ../nbs/05_cache.ipynb #93a917ed
 @contextmanager
@@ -399,10 +413,7 @@ class CachedValidation:
     @contextmanager
     def patched(self):
         "While inside, the model takes a batch of `self.vdl` through the modules after the cached ones only"
-        m = self.learn.model
-        m.forward = _CachedForward(m, self)
-        try: yield
-        finally: del m.forward
+        with _forward_as(self.learn.model, lambda f: _CachedForward(self.learn.model, self)): yield
 
 @patch
 def cached_validation(self:FeatureCacheCallback,
@@ -434,11 +445,6 @@ class _Replay:
         return iter(self.batches)
 
 def _nbytes(o): return o.numel()*o.element_size() if isinstance(o, Tensor) else sum(map(_nbytes, o)) if isinstance(o, (tuple, list)) else 0
-
-def _same(a, b):
-    "Whether `a` is the tensor `b`, or a tuple or list around the same tensors (moving a batch to its device makes a new tuple)"
-    if isinstance(a, Tensor): return isinstance(b, Tensor) and a.data_ptr() == b.data_ptr() and a.shape == b.shape
-    return isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b) and all(map(_same, a, b))
 
 def _stamp_of(m):
     "What changes when a tensor of `m` is written: each floating-point tensor's storage and version, and the integer buffers' values (`load_state_dict` rewrites BatchNorm's counts)"
@@ -543,14 +549,9 @@ class KeptOutputs:
     @contextmanager
     def patched(self):
         "While inside, the model gives back the kept output for a batch of `dl`, and runs as before on anything else"
-        m = self.learn.model
-        inner = m.__dict__.get('forward')   # another patch of the model's forward, e.g. `CachedValidation.patched`
-        m.forward = _KeptForward(self, inner or partial(type(m).forward, m))
-        try: yield
-        finally:
-            self.cur = None
-            if inner is None: del m.forward
-            else: m.forward = inner
+        try:
+            with _forward_as(self.learn.model, lambda f: _KeptForward(self, f)): yield   # over another patch, e.g. `CachedValidation.patched`
+        finally: self.cur = None
 
 # %% ../nbs/05_cache.ipynb #6c997303
 @patch

@@ -124,6 +124,21 @@ CONFIGS["auto, 8 augmented passes (head_aug=8)"] = with_history(recipe(head_aug=
 CONFIGS["auto, the best weight-decay try as the head (freeze_epochs=0)"] = with_history(recipe(freeze_epochs=0))
 CONFIGS["auto, a 40-epoch head stage (freeze_epochs=40)"] = with_history(recipe(freeze_epochs=40))   # the default, named: run beside freeze_epochs=0 in confirm1300
 
+def from_best_try(config):
+    "`config` with its head stage starting from the best weight-decay try's head instead of the head the tries started from"
+    def _f(learn, clock):
+        orig = fastai_ft.recipe.AutoRecipe.make_plan
+        def make_plan(self):
+            if self.tried: fastai_ft.recipe.load_state(self.learn, self.tried[1]); self.learn.opt.clear_state()
+            return orig(self)
+        fastai_ft.recipe.AutoRecipe.make_plan = make_plan
+        try: return config(learn, clock)
+        finally: fastai_ft.recipe.AutoRecipe.make_plan = orig
+    return _f
+
+WARM = "auto, 20 head epochs from the best try's head"   # piloted (with 10) on seeds 0-4 in scratch, confirmed beside the default on 1400-1404
+CONFIGS[WARM] = with_history(from_best_try(recipe(freeze_epochs=20)))
+
 TEST = {}   # the test DataLoader of the run in progress, for --candidates
 
 def _candidates_on_test(choose):

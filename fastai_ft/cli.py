@@ -139,7 +139,7 @@ def parser()->argparse.ArgumentParser: # `fastai-ft`'s parser, with one subcomma
     d.add_argument('--out', help='folder for export.pkl, history.csv, report.txt, decisions.json (default: fastai_ft_demo in the temp folder)')
     d.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
     d.add_argument('--lr', type=float, help="peak LR of the head group while fine-tuning (default: the recipe's, 1e-3)")
-    d.add_argument('--freeze-epochs', type=int, help="epochs of a head-only stage (default: the recipe's: 40 cached epochs, none with fewer than 16 training items per class, where the best weight-decay try is the head)")
+    d.add_argument('--freeze-epochs', type=int, help="epochs of a head-only stage (default: the recipe's: 20 cached epochs from the best weight-decay try's head, none with fewer than 16 training items per class, where that try is the head)")
     d.add_argument('--bn', help="BatchNorm policy while fine-tuning: train, freeze_stats, freeze, eval or recalibrate (default: chosen from the measured drift)")
     d.add_argument('--unfreeze', help="all or gradual (default: all)")
     d.add_argument('--label-smoothing', type=float, help="label smoothing of the training stages' loss, 0 for none (default: the recipe's, 0.1)")

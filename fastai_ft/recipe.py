@@ -20,7 +20,8 @@ from .cache import FeatureCacheCallback, ValidBatchesCallback, cache_issue, rand
 from .report import fmt_lrs, StageReport
 
 # %% auto #0
-__all__ = ['HEAD_MAX_EPOCHS', 'NEAR_BUDGET', 'FAR_BUDGET', 'FEW_SHOT', 'PARTS', 'auto_plan', 'AutoRecipe', 'auto_recipe']
+__all__ = ['HEAD_MAX_EPOCHS', 'NEAR_BUDGET', 'FAR_BUDGET', 'HEAD_EPOCHS', 'FEW_SHOT', 'PARTS', 'auto_plan', 'AutoRecipe',
+           'auto_recipe']
 
 # %% ../nbs/08_recipe.ipynb #ac55109b
 HEAD_MAX_EPOCHS = 10   # an uncached head stage ('auto') runs at most this many epochs, until its validation loss stops improving
@@ -54,6 +55,7 @@ def auto_plan(learn:Learner,        # the learner to plan for
 
 # %% ../nbs/08_recipe.ipynb #18584791
 NEAR_BUDGET,FAR_BUDGET = (3, 10),(12, 10)   # (epochs, lr_mult) of the fine-tuning stage near the pretraining, and far from it (the drift above `FAR_DRIFT`)
+HEAD_EPOCHS = 20   # the cached head stage's epochs, continuing the best weight-decay try's head in the recipe's loss
 FEW_SHOT = 16   # fewer training items per class than this: no head stage, and a head is the reference at the end
 PARTS = ('head', 'wd', 'probe', 'bn', 'reference', 'fine_tune', 'loss', 'weights')   # the recipe's decisions, in the report's order
 
@@ -90,7 +92,7 @@ class AutoRecipe:
     def __init__(self, learn:Learner,   # the learner to fine-tune
                  epochs=None,        # epochs of the last fine-tuning stage (default 3, or 12 far from the pretraining), or 'auto'
                  total_epochs=None,  # epoch budget of the run, head epochs included
-                 freeze_epochs=None, # epochs of a head-only stage (default: 40 on cached features, none with fewer than `FEW_SHOT` training items per class, where the best weight-decay try is the head; without the cache 'auto', until validation stops improving)
+                 freeze_epochs=None, # epochs of a head-only stage, from the best weight-decay try's head when the tries ran (default: `HEAD_EPOCHS` on cached features, none with fewer than `FEW_SHOT` training items per class, where the best weight-decay try is the head; without the cache 'auto', until validation stops improving)
                  base_lr=None,       # peak LR of the head-only stage (default 1e-2 on cached features, else fastai's 2e-3)
                  lr=None,            # head-group LR while fine-tuning (default 1e-3), or a slice / one LR per group
                  lr_mult=None,       # head LR / input-group LR while fine-tuning (default 10)
@@ -154,7 +156,7 @@ def plan_args(self:AutoRecipe, far:bool=False)->dict:
     "The arguments of `auto_plan`: the budget of a task near the pretraining or `far` from it, unless given, within `total_epochs`"
     e,m = FAR_BUDGET if far else NEAR_BUDGET
     n_ft = len([k for k in stage_counts(self.unfreeze, len(self.learn.opt.param_lists)) if k > 1]) or 1
-    head = ifnone(self.freeze_epochs, 0 if self.sweep and self.few else 40 if self.cached else 'auto')
+    head = ifnone(self.freeze_epochs, 0 if self.sweep and self.few else HEAD_EPOCHS if self.cached else 'auto')
     head,epochs = _budget(self.total_epochs, head, ifnone(self.epochs, e), n_ft)
     return dict(head_epochs=head, head_lr=self.head_lr, head_bn=self.head_bn, epochs=epochs, lr=ifnone(self.lr, 1e-3), lr_mult=ifnone(self.lr_mult, m),
                 unfreeze=self.unfreeze, total_epochs=self.total_epochs, plateau=self.kwargs.get('plateau'), **self.plan_kw)
@@ -171,7 +173,7 @@ def decide_head(self:AutoRecipe, epochs):
     aug = self.head_aug if rnd and self.head_aug != 'off' else 0
     ev.update(augmented_passes=aug, random_tfms=rnd, batch_size=hb)
     how = f"cached features{f' (+{aug} augmented pass' + 'es'*(aug > 1) + ')' if aug else ''}, batches of {hb}"
-    if epochs: return self.decide(Decision('head', epochs, ev, f"{epochs} epochs on {how}"))
+    if epochs: return self.decide(Decision('head', epochs, ev, f"{epochs} epochs on {how}{', from the best weight-decay try' if self.sweep else ''}"))
     if not self.sweep: return self.decide(Decision('head', 0, ev, "none: freeze_epochs=0 as given and no weight-decay tries, so fine-tuning starts from the head as it is"))
     why = "freeze_epochs=0 as given" if self.freeze_epochs is not None else f"{self.per_class:.3g} items per class (< {FEW_SHOT})"   # else only few-shot plans have none
     return self.decide(Decision('head', 0, ev, f"none: {why}, the best weight-decay try is the head"))
@@ -283,7 +285,7 @@ def make_plan(self:AutoRecipe)->StagePlan:
     "The stages to run, with the budget the drift calls for; decide the `head` stage and the `fine_tune` stages"
     learn,k = self.learn,self.plan_args(self.far)
     self.head_epochs = self.decide_head(k['head_epochs'])
-    if not self.head_epochs and self.tried: load_state(learn, self.tried[1]); learn.opt.clear_state()   # fine-tuning starts from the best try's head
+    if self.tried: load_state(learn, self.tried[1]); learn.opt.clear_state()   # the head stage, or else fine-tuning, starts from the best try's head
     plan = _with_bn(auto_plan(learn, head_wd=self.wd_head, **k), self.decided['bn'].choice)
     ft,n = [s for s in plan if s.n_train > 1],plan.n_groups
     given = self.epochs is not None and self.lr_mult is not None

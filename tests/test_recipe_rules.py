@@ -9,6 +9,7 @@ from fastai.vision.augment import RandTransform
 from torch.utils.data import TensorDataset
 from fastai_ft.all import *
 import fastai_ft.callback.bn
+import fastai_ft.recipe
 
 def quiet(f):
     with contextlib.redirect_stdout(io.StringIO()): return f()
@@ -69,9 +70,9 @@ def test_harmful_fine_tune_gives_the_head_back():
 def plan(learn, **kw): return learn.stage_plan(recipe='auto', **kw)
 
 def test_recipe_plan_parameters():
-    "The documented defaults: a 40-epoch head at 1e-2 (warm-up 0.3, div 25, body frozen), then 3 epochs of the whole model at slice(1e-4, 1e-3) (warm-up 0.3, div 5)"
+    "The documented defaults: a 20-epoch head at 1e-2 (warm-up 0.3, div 25, body frozen), then 3 epochs of the whole model at slice(1e-4, 1e-3) (warm-up 0.3, div 5)"
     p = plan(synth_staged_learner(4))
-    assert [(s.name, s.n_train, s.epochs, s.bn) for s in p] == [('head', 1, 40, 'freeze'), ('unfrozen', 4, 3, 'train')]
+    assert [(s.name, s.n_train, s.epochs, s.bn) for s in p] == [('head', 1, 20, 'freeze'), ('unfrozen', 4, 3, 'train')]
     np.testing.assert_allclose(p[0].lrs[-1], 1e-2)
     np.testing.assert_allclose(p[1].lrs, [1e-4, 1e-4*10**(1/3), 1e-4*10**(2/3), 1e-3])   # lr_mult 10 from the input group to the head
     assert [(s.pct_start, s.div) for s in p] == [(0.3, 25.), (0.3, 5.)]
@@ -96,6 +97,23 @@ def test_no_head_stage_when_asked():
     with learn.no_bar(), learn.no_logging(): r = quiet(lambda: learn.staged_fine_tune(recipe='auto', freeze_epochs=0, epochs=1))
     assert [s.name for s in r] == ['unfrozen'] and r.decision('head').reason == 'none: freeze_epochs=0 as given, the best weight-decay try is the head'
     assert r.choice('reference') == 0.5 and r.floor_name.startswith("the weight-decay try's head"), r.decisions
+
+def test_head_stage_continues_the_best_try(monkeypatch):
+    "The head stage starts from the best weight-decay try's head, not from the head the tries started from"
+    tried, seen = {}, {}
+    def sweep(*a, **kw):
+        r = sweep_wd(*a, **kw); tried['best'] = r[2]; return r
+    monkeypatch.setattr(fastai_ft.recipe, 'sweep_wd', sweep)
+    class AtStart(Callback):
+        def before_fit(self): seen.setdefault(self.stage.name, state_of(self.learn))
+    set_seed(0)
+    learn = synth_staged_learner(3, n=256)
+    start = state_of(learn)
+    with learn.no_bar(), learn.no_logging(): r = quiet(lambda: learn.staged_fine_tune(recipe='auto', epochs=1, cbs=AtStart()))
+    assert 'from the best weight-decay try' in r.decision('head').reason, r.decision('head')
+    head, best = seen['head'], tried['best']
+    assert any(not torch.equal(best[k], start[k]) for k in best)   # the tries moved the head
+    assert all(torch.equal(head[k], best[k]) for k in best), [k for k in best if not torch.equal(head[k], best[k])]
 
 def test_head_batches_on_cached_features():
     "The cached head epochs take batches of at least 32 items (all of them when fewer), whatever the DataLoaders' batch size"

@@ -122,22 +122,9 @@ CONFIGS[AUTO] = with_history(CONFIGS[AUTO])   # in this process only: recipe row
 CONFIGS["auto, LR 5e-4 (lr=5e-4)"] = with_history(recipe(lr=5e-4))
 CONFIGS["auto, 8 augmented passes (head_aug=8)"] = with_history(recipe(head_aug=8))
 CONFIGS["auto, the best weight-decay try as the head (freeze_epochs=0)"] = with_history(recipe(freeze_epochs=0))
-CONFIGS["auto, a 40-epoch head stage (freeze_epochs=40)"] = with_history(recipe(freeze_epochs=40))   # the default, named: run beside freeze_epochs=0 in confirm1300
-
-def from_best_try(config):
-    "`config` with its head stage starting from the best weight-decay try's head instead of the head the tries started from"
-    def _f(learn, clock):
-        orig = fastai_ft.recipe.AutoRecipe.make_plan
-        def make_plan(self):
-            if self.tried: fastai_ft.recipe.load_state(self.learn, self.tried[1]); self.learn.opt.clear_state()
-            return orig(self)
-        fastai_ft.recipe.AutoRecipe.make_plan = make_plan
-        try: return config(learn, clock)
-        finally: fastai_ft.recipe.AutoRecipe.make_plan = orig
-    return _f
-
-WARM = "auto, 20 head epochs from the best try's head"   # piloted (with 10) on seeds 0-4 in scratch, confirmed beside the default on 1400-1404
-CONFIGS[WARM] = with_history(from_best_try(recipe(freeze_epochs=20)))
+# Configs of earlier runs that the code has since made the default or dropped are at the commit their results name:
+# 'auto, a 40-epoch head stage (freeze_epochs=40)' (confirm1300, 467a103: the head stage from the head the tries started from)
+# and "auto, 20 head epochs from the best try's head" (confirm1400, b7fd4c5: its `from_best_try` patch, now the default)
 
 TEST = {}   # the test DataLoader of the run in progress, for --candidates
 

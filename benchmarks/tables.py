@@ -155,8 +155,10 @@ Run = namedtuple('Run', 'name change tasks per_seed')   # tasks: those its table
 # Every run of the battery, each on seeds no version had run before: the headline first, then the others, newest first.
 # Each gets the region battery-<name> (the final run's is `battery`), battery-<name>-seeds when it has `per_seed`, and
 # its heading in battery-history.md, with the seeds and the commit its file records.
+HEAD_TASKS = ('hymenoptera', 'digits', 'faces', 'textures')   # the tasks with a head stage (16 or more training items per class)
 RUNS = [
     Run('confirm1100', "the headline: the code of 4aa6912 (and a guard no task reaches) on every task and Lite2", tuple(BATTERY), True),
+    Run('confirm1400', "the head stage: 20 epochs from the best weight-decay try's head (the default after this run; `recipe='auto'` here is the 40-epoch head stage, the default before it)", HEAD_TASKS, True),
     Run('confirm1300', "the best weight-decay try as the head, no head stage (dropped after this run; the default, with its head stage, beside it)", tuple(BATTERY), True),
     Run('guard1200', "nothing: the headline's recipe again, run to test the loss guard (dropped)", ('hymenoptera', 'faces', 'textures'), True),
     Run('confirm1000', 'nothing: the code of confirm900 on 20 more seeds', ('hymenoptera-8shot',), False),
@@ -184,7 +186,6 @@ def battery_table(run, tasks=BATTERY, wall=True):
 # The head stage dropped (tried, not kept): the recipe without it (freeze_epochs=0) beside its default 40-epoch head stage, on
 # the same seeds of the tasks with 16 or more training items per class (the few-shot ones never had it)
 OLD_HEAD, DEV_NO_HEAD = 'auto, a 40-epoch head stage (freeze_epochs=40)', 'auto, the best weight-decay try as the head (freeze_epochs=0)'
-HEAD_TASKS = ('hymenoptera', 'digits', 'faces', 'textures')
 HEAD_RUNS = [('pilot-nohead', DEV_NO_HEAD, AUTO, 'development'), ('confirm1300', AUTO, OLD_HEAD, 'held out')]   # (run, without, with: the default, seeds)
 
 def kept_loss(r):
@@ -192,19 +193,29 @@ def kept_loss(r):
     w = next(d for d in r['extra']['decisions'] if d['part'] == 'weights')
     return w['evidence']['candidates'][w['choice']]['valid_loss']
 
-def head_stage_table():
-    "Per run and task: test accuracy without and with the head stage, the probe's, the worst seed against it, the kept weights' validation loss, the wall ratio"
+def head_table(head_runs, new_name, old_name):
+    """Per run and task: test accuracy of a head-stage change and of the default beside it, the probe's (where the run has it), the
+    change's worst seed against it, the kept weights' validation loss, the wall ratio; `head_runs`: (run, change, default, seeds[, tasks])"""
     loss = lambda f, c: stat(f, c, lambda rs: st.mean(kept_loss(r) for r in rs))
-    return (['task', 'seeds', 'test: no head stage', 'test: the 40-epoch head stage (the default)', 'linear probe', 'no head stage − probe, worst seed',
-             'validation loss of the weights kept: no head stage', 'the default', 'wall: no head stage / the default'],
-            [[BATTERY[t], (lambda f=B(run, t), k=kind: f'{k} {span(f)()}'), acc(B(run, t), new), acc(B(run, t), old), acc(B(run, t), PROBE),
-              worst_gap(B(run, t), new), loss(B(run, t), new), loss(B(run, t), old), ratio(B(run, t), new, old)]
-             for run, new, old, kind in HEAD_RUNS for t in HEAD_TASKS])
+    probe = lambda f, g: lambda: g() if any(r.get('config') == PROBE for r in rows_of(f)) else '-'   # a pilot may not have run it
+    return (['task', 'seeds', f'test: {new_name}', f'test: {old_name} (the default)', 'linear probe', f'{new_name} − probe, worst seed',
+             f'validation loss of the weights kept: {new_name}', 'the default', f'wall: {new_name} / the default'],
+            [[BATTERY[t], (lambda f=B(run, t), k=kind: f'{k} {span(f)()}'), acc(B(run, t), new), acc(B(run, t), old), probe(B(run, t), acc(B(run, t), PROBE)),
+              probe(B(run, t), worst_gap(B(run, t), new)), loss(B(run, t), new), loss(B(run, t), old), ratio(B(run, t), new, old)]
+             for run, new, old, kind, *tasks in head_runs for t in (tasks[0] if tasks else HEAD_TASKS)])
+
+# The head stage from the best weight-decay try's head, 20 epochs (kept): beside the 40-epoch head stage from the head the tries
+# started from, the default then; the development pilot ran from a scratch wrapper with battery.py's `from_best_try` patch (at b7fd4c5)
+WARM_HEAD = "auto, 20 head epochs from the best try's head"
+WARM_RUNS = [('pilot-warm', 'warm20', AUTO, 'development', ('hymenoptera', 'faces', 'textures')), ('confirm1400', WARM_HEAD, AUTO, 'held out')]
+
+SEEDS_EXTRA = {'confirm1400': (WARM_HEAD,)}   # configs a run's seeds table shows before the recipe's: a change run beside the default
 
 def battery_seeds(run, tasks=BATTERY):
     "Each config's test accuracy per seed in a run"
     return (['task', 'seeds', 'config', 'test accuracy per seed'],
-            [[BATTERY[t] if i == 0 else '', span(B(run, t)) if i == 0 else '', c, seeds(B(run, t), c)] for t in tasks for i, c in enumerate((AUTO, PROBE, FT))])
+            [[BATTERY[t] if i == 0 else '', span(B(run, t)) if i == 0 else '', c, seeds(B(run, t), c)] for t in tasks
+             for i, c in enumerate((*SEEDS_EXTRA.get(run, ()), AUTO, PROBE, FT))])
 
 def heading(run):
     "A run's heading in battery-history.md"
@@ -247,7 +258,10 @@ KINDS_NOW = {'kinds-hymenoptera-multilabel': 'kinds-hymenoptera-multilabel-headv
 # added the timing, `after` with the recipe's time work (validation only where a choice reads it, kept validation batches)
 PROFILE_TASKS = {'hymenoptera': ('hymenoptera, 128 px', 1.3), 'faces': ('faces or not, 64 px', 1.5), 'hymenoptera-8shot': ('hymenoptera, 8 photos per class', 1.5),
                  'textures-4shot': ('textures, 4 tiles per class', 1.5), 'digits': ('digits, 48 px (12 fine-tuning epochs against 4)', 4.0)}
-LAST = 'kept-outputs'   # the newest profile: the parts table and the head-loop figures read it
+PROFILES = [('before', 'before'), ('after', 'after'), ('last-batches', 'last batches'), ('exact-savings', 'two-item shape'), ('kept-outputs', 'kept outputs'),
+            ('warm-head', 'head stage from the best try')]   # every profile, oldest first: its results name and its column
+SHARES = ('before', 'kept-outputs', 'warm-head')   # the profiles whose heads' share the table shows
+LAST = PROFILES[-1][0]   # the newest profile: the parts table and the head-loop figures read it
 PROFILE_PARTS = ['cache build', 'weight-decay tries', 'probe', 'drift', 'stage head', 'final choice', 'other']
 
 def prof(name, task, f, fmt='{:.2f}'):
@@ -289,7 +303,8 @@ TABLES = {
                "`recipe='auto'` re-run, same seeds and splits"],
         [[f'{label} (`{f}`)', score(f, FT, lower), score(f, 'head-only floor', lower), score(f, AUTO, lower), ratio(f, AUTO),
           (lambda f, lower: lambda: f'{score(KINDS_NOW[f], AUTO, lower)()} at {commit(KINDS_NOW[f])()} (`{KINDS_NOW[f]}`)')(f, lower)] for label, f, lower in KINDS]),
-    'head-stage': head_stage_table(),
+    'head-stage': head_table(HEAD_RUNS, 'no head stage', 'the 40-epoch head stage'),
+    'head-warm': head_table(WARM_RUNS, '20 epochs from the best try', 'the 40-epoch head stage'),
     'headline': (['task', 'fastai `fine_tune(3)`', 'linear probe on the frozen body', "`recipe='auto'`"],
         [[label, acc(B(HEADLINE.name, t), FT), acc(B(HEADLINE.name, t), PROBE), acc(B(HEADLINE.name, t), AUTO)] for t, label in BATTERY.items()]),
     'recipe': (['', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'without label smoothing', 'results'], [
@@ -326,13 +341,11 @@ TABLES = {
     'channels-last': (['model', 'training step, default', 'channels-last', 'speed-up', 'inference, default', 'channels-last', 'speed-up'],
         [[f'Lite{a}, {s} px', CL(i, 'train_step_default'), CL(i, 'train_step_channels_last'), CL_RATIO(i, 'train_step'),
           CL(i, 'inference_default'), CL(i, 'inference_channels_last'), CL_RATIO(i, 'inference')] for i, (a, s) in enumerate([(0, 48), (0, 128), (2, 224)])]),
-    'profile-recipe': (['task (3 seeds each)', '`fine_tune(3)` wall', "`recipe='auto'` wall", lambda: f"recipe / `fine_tune(3)`, before ({commit('profile-before')()})",
-                        lambda: f"after ({commit('profile-after')()})", lambda: f"last batches ({commit('profile-last-batches')()})",
-                        lambda: f"two-item shape ({commit('profile-exact-savings')()})", lambda: f"kept outputs ({commit('profile-kept-outputs')()})", 'bar',
-                        "the heads' share of the recipe's wall, before", 'after', 'last batches', 'two-item shape', 'kept outputs'],
-        [[label, prof(LAST, t, lambda r: r['fine_tune'], '{:.1f} s'), prof(LAST, t, lambda r: r['wall'], '{:.1f} s'), prof_ratio('before', t), prof_ratio('after', t),
-          prof_ratio('last-batches', t), prof_ratio('exact-savings', t), prof_ratio(LAST, t), f'{bar:g}x', prof_share('before', t, 'heads'),
-          prof_share('after', t, 'heads'), prof_share('last-batches', t, 'heads'), prof_share('exact-savings', t, 'heads'), prof_share(LAST, t, 'heads')]
+    'profile-recipe': (['task (3 seeds each)', '`fine_tune(3)` wall', "`recipe='auto'` wall",
+                        *[(lambda n, l: lambda: f"{l} ({commit(f'profile-{n}')()})")(n, ('recipe / `fine_tune(3)`, ' if i == 0 else '') + l) for i, (n, l) in enumerate(PROFILES)], 'bar',
+                        *[("the heads' share of the recipe's wall, " if i == 0 else '') + dict(PROFILES)[n] for i, n in enumerate(SHARES)]],
+        [[label, prof(LAST, t, lambda r: r['fine_tune'], '{:.1f} s'), prof(LAST, t, lambda r: r['wall'], '{:.1f} s'), *[prof_ratio(n, t) for n, _ in PROFILES],
+          f'{bar:g}x', *[prof_share(n, t, 'heads') for n in SHARES]]
          for t, (label, bar) in PROFILE_TASKS.items()]),
     'profile-parts': (['task', *PROFILE_PARTS[:4], 'head stage', 'fine-tuning stages', *PROFILE_PARTS[5:]],
         [[label, *[prof_part(LAST, t, p) for p in PROFILE_PARTS[:5]], prof_ft(LAST, t), *[prof_part(LAST, t, p) for p in PROFILE_PARTS[5:]]]
@@ -369,6 +382,8 @@ FIGS = {
     'digits-demo-min': stat(LS3, DEMO_LS, lambda rs: (lambda m: f"{'holds' if m >= 0.97 else 'fails'}: the lowest seed {m:.3f}")(min(r['test'] for r in rs)), '{}'),
     **{f'{r.name}-{t}': versus(B(r.name, t)) for r in RUNS for t in r.tasks},   # e.g. fig:guard1200-hymenoptera
     **{f'confirm1300-default-{t}': versus(B('confirm1300', t), config=OLD_HEAD) for t in HEAD_TASKS},
+    **{f'confirm1400-{t}': versus(B('confirm1400', t), config=WARM_HEAD) for t in HEAD_TASKS},
+    **{f'confirm1400-default-{t}': versus(B('confirm1400', t)) for t in HEAD_TASKS},
 }
 
 # Text a command printed, shown as it printed it: demo.py stores `fastai-ft demo`'s report and accuracy line

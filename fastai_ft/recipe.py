@@ -171,9 +171,9 @@ def decide_head(self:AutoRecipe, epochs):
         return self.decide(Decision('head', epochs, dict(ev, why_uncached=self.uncached), f"{n} through the frozen body, no feature cache: {self.uncached.rstrip('.')}"))
     rnd,hb = random_tfms(dl),min(max(dl.bs, self.head_bs or 0), dl.n)
     aug = self.head_aug if rnd and self.head_aug != 'off' else 0
-    ev.update(augmented_passes=aug, random_tfms=rnd, batch_size=hb)
+    ev.update(augmented_passes=aug, random_tfms=rnd, batch_size=hb, from_best_try=self.sweep)   # the tries' best head is where the head stage, or fine-tuning, starts
     how = f"cached features{f' (+{aug} augmented pass' + 'es'*(aug > 1) + ')' if aug else ''}, batches of {hb}"
-    if epochs: return self.decide(Decision('head', epochs, ev, f"{epochs} epochs on {how}{', from the best weight-decay try' if self.sweep else ''}"))
+    if epochs: return self.decide(Decision('head', epochs, ev, f"{epochs} epochs on {how}{', from the best weight-decay try' if ev['from_best_try'] else ''}"))
     if not self.sweep: return self.decide(Decision('head', 0, ev, "none: freeze_epochs=0 as given and no weight-decay tries, so fine-tuning starts from the head as it is"))
     why = "freeze_epochs=0 as given" if self.freeze_epochs is not None else f"{self.per_class:.3g} items per class (< {FEW_SHOT})"   # else only few-shot plans have none
     return self.decide(Decision('head', 0, ev, f"none: {why}, the best weight-decay try is the head"))

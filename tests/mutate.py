@@ -140,6 +140,8 @@ MUTANTS = [
            "    if True: load_state(", (RR,)),
     Mutant('recipe-head-from-try', "the head stage continues the best weight-decay try's head", "    if self.tried: load_state(",
            "    if not self.head_epochs and self.tried: load_state(", (RR,)),
+    Mutant('recipe-head-from-try-said', "the head decision's evidence says where the head stage starts", "batch_size=hb, from_best_try=self.sweep)",
+           "batch_size=hb, from_best_try=False)", (f'{RR}::test_head_stage_continues_the_best_try',)),
     Mutant('recipe-head-epochs', "the cached head stage's epochs", "HEAD_EPOCHS = 20   #", "HEAD_EPOCHS = 40   #", (RR,)),
     Mutant('recipe-head-bs', "the head's batch size on cached features", "head_bs=32,         #", "head_bs=16,         #", (RR,)),
     Mutant('recipe-far-drift', 'the drift threshold', "FAR_DRIFT = 2.4   #", "FAR_DRIFT = 3.4   #", (RR,)),

@@ -110,7 +110,7 @@ def test_head_stage_continues_the_best_try(monkeypatch):
     learn = synth_staged_learner(3, n=256)
     start = state_of(learn)
     with learn.no_bar(), learn.no_logging(): r = quiet(lambda: learn.staged_fine_tune(recipe='auto', epochs=1, cbs=AtStart()))
-    assert 'from the best weight-decay try' in r.decision('head').reason, r.decision('head')
+    assert r.decision('head').evidence['from_best_try'] and 'from the best weight-decay try' in r.decision('head').reason, r.decision('head')
     head, best = seen['head'], tried['best']
     assert any(not torch.equal(best[k], start[k]) for k in best)   # the tries moved the head
     assert all(torch.equal(head[k], best[k]) for k in best), [k for k in best if not torch.equal(head[k], best[k])]

@@ -122,6 +122,8 @@ CONFIGS[AUTO] = with_history(CONFIGS[AUTO])   # in this process only: recipe row
 CONFIGS["auto, LR 5e-4 (lr=5e-4)"] = with_history(recipe(lr=5e-4))
 CONFIGS["auto, 8 augmented passes (head_aug=8)"] = with_history(recipe(head_aug=8))
 CONFIGS["auto, the best weight-decay try as the head (freeze_epochs=0)"] = with_history(recipe(freeze_epochs=0))
+CONFIGS["auto, 5-epoch weight-decay tries (sweep_epochs=5)"] = with_history(recipe(sweep_epochs=5))
+CONFIGS["auto, 5-epoch tries, 25 head epochs (sweep_epochs=5, freeze_epochs=25)"] = with_history(recipe(sweep_epochs=5, freeze_epochs=25))
 # Configs of earlier runs that the code has since made the default or dropped are at the commit their results name:
 # 'auto, a 40-epoch head stage (freeze_epochs=40)' (confirm1300, 467a103: the head stage from the head the tries started from)
 # and "auto, 20 head epochs from the best try's head" (confirm1400, b7fd4c5: its `from_best_try` patch, now the default)

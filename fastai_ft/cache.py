@@ -11,6 +11,8 @@ from functools import partial
 from fastai.basics import *
 from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.mixup import MixHandler
+from fastai.callback.progress import ProgressCallback
+from fastai.callback.schedule import combined_cos
 from fastai.callback.training import BnFreeze
 from fastai.data.core import Datasets, TfmdLists
 from fastai.layers import AdaptiveConcatPool1d, AdaptiveConcatPool2d, Flatten
@@ -19,7 +21,7 @@ from fastai.vision.augment import (RandTransform, Resize, ResizeMethod, AffineCo
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.pooling import _AdaptiveAvgPoolNd, _AdaptiveMaxPoolNd, _AvgPoolNd, _MaxPoolNd
 from .callback.bn import BNPolicyCallback
-from .choice import state_of
+from .choice import state_of, fit_scores, valid_scores
 from .core import eval_mode, unwrap
 
 # %% auto #0
@@ -57,9 +59,11 @@ class _Cut:
             for m in list(seq)[:i]: x = m(x)
         return x
 
+    @property
+    def after(self): return [m for k,(seq,i,_) in reversed(list(enumerate(self.path))) for m in list(seq)[i+(k<len(self.path)-1):]]
+
     def rest(self, x):
-        for k,(seq,i,_) in reversed(list(enumerate(self.path))):
-            for m in list(seq)[i+(k<len(self.path)-1):]: x = m(x)
+        for m in self.after: x = m(x)
         return x
 
 # %% ../nbs/05_cache.ipynb #7f4241d8
@@ -390,6 +394,82 @@ def outputs(self:FeatureCacheCallback,
     dev = next(model.parameters()).device
     with torch.no_grad(), eval_mode(model):
         return torch.cat([self.cut.rest(feats[i:i+bs].to(dev)).float() for i in range(0, len(feats), bs)])
+
+# %% ../nbs/05_cache.ipynb #cfd11287
+def _quiet(cb, cache):
+    "Whether `cb` leaves a head's fit on `cache` alone between its start and its end"
+    if isinstance(cb, FeatureCacheCallback): return cb is cache
+    return isinstance(cb, (TrainEvalCallback, Recorder, CastToTensor, ProgressCallback)) or (
+        isinstance(cb, BNPolicyCallback) and cb.policy in ('train', 'freeze', 'freeze_stats'))
+
+@patch
+def loop_issue(self:FeatureCacheCallback,
+               learn:Learner, # the learner whose head would train on this cache
+               cbs=None       # the fit's callbacks
+              )->str|None:
+    "Why a head's fit on this cache with `cbs` needs fastai's training loop, in one sentence; `None` if it can run without it"
+    if num_distrib() > 1: return "several processes: fastai's loop gives each its shard of the batches"
+    busy = [type(cb).__name__ for cb in [*learn.cbs, *L(cbs)] if not _quiet(cb, self)]
+    return f"{', '.join(dict.fromkeys(busy))} may act on every batch" if busy else None
+
+def _one_cycle(learn, lr, wd, div=25., div_final=1e5, pct_start=0.25):
+    "Set `learn.opt` as `fit_one_cycle(n, lr, wd=wd)` does before its first batch; its schedules, by hyper-parameter"
+    opt = learn.opt
+    wd = ifnone(wd, learn.wd)
+    if wd is not None: opt.set_hypers(wd=wd)
+    opt.set_hyper('lr', lr)
+    lr = np.array([h['lr'] for h in opt.hypers])
+    return {'lr': combined_cos(pct_start, lr/div, lr, lr/div_final), 'mom': combined_cos(pct_start, *learn.moms)}
+
+# %% ../nbs/05_cache.ipynb #193cc0d2
+@patch
+def _ready(self:FeatureCacheCallback):
+    "Start a head's fit outside fastai's loop (the cache built): whether it can run there, a frozen body and every module after it training"
+    if self.learn.opt is None: self.learn.create_opt()
+    self.before_fit()
+    if not self.active or not all(p.requires_grad for m in self.cut.after for p in m.parameters()): return False
+    if self.tdl is None: self._build()
+    return True
+
+@patch
+def _epoch(self:FeatureCacheCallback, scheds, pct, step):
+    "One training epoch on the cached loader, from `pct` of the one-cycle on, `step` of it per batch"
+    learn,opt = self.learn,self.learn.opt
+    learn.model.train()
+    for x,*ys in self.tdl:
+        for k,f in scheds.items(): opt.set_hyper(k, f(pct))
+        learn.loss_func(self.cut.rest(x), *(cast(y, Tensor) for y in ys)).backward()
+        opt.step(); opt.zero_grad()
+        pct += step
+
+@patch
+def _fit_head(self:FeatureCacheCallback, epochs, lr, wd):
+    "`fit_head` outside fastai's loop, the cache ready"
+    learn,tr = self.learn,self.loaders[0]
+    scheds = _one_cycle(learn, lr, wd)
+    for epoch in range(epochs):
+        self.tdl.k,self.tdl.rng = epoch % self.tdl.feats.shape[0],tr.rng   # as `before_train` does
+        self._epoch(scheds, epoch/epochs, 1./(len(self.tdl)*epochs))
+        tr.rng = self.tdl.rng
+        if epoch < epochs-1: next(iter(self.vdl))   # what a validation that `LastValidation` cancels draws: the loader's start and its first batch
+    return valid_scores(learn, dl=self.vdl)
+
+@patch
+def fit_head(self:FeatureCacheCallback,
+             learn:Learner, # a learner whose body is frozen
+             epochs:int,    # epochs of the one-cycle
+             lr:float,      # its peak LR
+             wd=None,       # its weight decay (None: the learner's)
+             cbs=None       # more callbacks of this fit (e.g. the `BNPolicyCallback` the cache needs)
+            )->dict:
+    "`fit_scores` with this cache: the same weights, scores and random draws, in a loop of its own when `loop_issue` finds nothing; the scores by name"
+    cbs = [self, *[cb for cb in L(cbs) if cb is not self]]
+    if self.loop_issue(learn, cbs) is None:
+        with learn.added_cbs(cbs):
+            try:
+                if self._ready(): return self._fit_head(epochs, lr, wd)
+            finally: self.after_fit()
+    return fit_scores(learn, epochs, lr, wd, cbs)
 
 # %% ../nbs/05_cache.ipynb #5e93cf9a
 class CachedValidation:

@@ -11,8 +11,8 @@ from .core import main_values, unwrap
 from .task import infer_comp, valid_items, compare_items
 
 # %% auto #0
-__all__ = ['state_of', 'load_state', 'mix_state', 'score_names', 'valid_scores', 'best_row', 'LastValidation', 'sweep_wd',
-           'choose_weights', 'items_words', 'choice_reason', 'below_floor']
+__all__ = ['state_of', 'load_state', 'mix_state', 'score_names', 'valid_scores', 'best_row', 'LastValidation', 'fit_scores',
+           'sweep_wd', 'choose_weights', 'items_words', 'choice_reason', 'below_floor']
 
 # %% ../nbs/01a_choice.ipynb #4b6bf430
 def state_of(learn:Learner # the learner whose weights are copied
@@ -69,18 +69,28 @@ class LastValidation(Callback):
     def before_batch(self):   # the first batch: the loader has started (and drawn what every DataLoader draws from torch's generator), so the run's random numbers are unchanged
         if not self.training and self.epoch < self.n_epoch-1: raise CancelValidException()
 
+def fit_scores(learn:Learner, # the learner to fit
+               epochs:int,    # epochs of the one-cycle
+               lr:float,      # its peak LR
+               wd=None,       # its weight decay (None: the learner's)
+               cbs=None       # callbacks of this fit
+              )->dict:
+    "`learn.fit_one_cycle` without bar or logs, validated at its last epoch only; the scores by name, as the main process measured them"
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr, wd=wd, cbs=[*L(cbs), LastValidation()])
+    return dict(zip(score_names(learn), main_values(learn.final_record[1:])))
+
 def sweep_wd(learn:Learner, # a learner whose body is frozen (head-only fits)
              wds:list,      # weight decays to try
              epochs:int,    # epochs of each try's one-cycle
              lr:float,      # peak LR of each try
              cbs=None,      # callbacks of the tries (the feature cache and its BatchNorm policy)
+             fit=None       # trains one try, called as `fit_scores` is (the default), and returns its scores: e.g. `FeatureCacheCallback.fit_head`
             )->tuple:
     "Train the head from its current weights once per weight decay; return the best `wd` (lowest valid loss), every try's scores and the best try's weights"
     start,rows,best = state_of(learn),[],None
     for wd in wds:
         load_state(learn, start); learn.opt.clear_state()
-        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr, wd=wd, cbs=[*L(cbs), LastValidation()])
-        rows.append(dict(zip(score_names(learn), main_values(learn.final_record[1:]))))
+        rows.append(ifnone(fit, fit_scores)(learn, epochs, lr, wd, cbs))
         if best_row(rows, 'valid_loss') == len(rows)-1: best = state_of(learn)
     load_state(learn, start); learn.opt.clear_state()
     return wds[best_row(rows, 'valid_loss')], rows, best

@@ -209,7 +209,7 @@ def fit_heads(self:AutoRecipe):
         why = 'wd given' if self.wd is not None else 'one value in wds' if self.cached else 'no feature cache'
         self.decide(_given('wd', 'wd', self.wd) if self.wd is not None else Decision('wd', None, dict(why=why), f"the learner's, no tries: {why}"))
         return self.decide(Decision('probe', None, dict(why=why), f"none: no weight-decay tries to fit it with ({why})"))
-    with self.timed('weight-decay tries'): wd,rows,head = sweep_wd(learn, list(self.wds), self.sweep_epochs, self.head_lr, [BNPolicyCallback(self.head_bn), self.cache_cb])
+    with self.timed('weight-decay tries'): wd,rows,head = sweep_wd(learn, list(self.wds), self.sweep_epochs, self.head_lr, [BNPolicyCallback(self.head_bn)], self.cache_cb.fit_head)
     self.wd_head,self.tried = wd,(f"the weight-decay try's head (wd={wd:g}, {self.sweep_epochs} epochs)", head)
     ev = dict(valid_loss={w:r['valid_loss'] for w,r in zip(self.wds, rows)}, epochs=self.sweep_epochs)
     self.decide(Decision('wd', wd, ev, f"{wd:g}: lowest validation loss ({ev['valid_loss'][wd]:.4f}) of {len(rows)} tried"))

@@ -115,6 +115,28 @@ def test_head_stage_continues_the_best_try(monkeypatch):
     assert any(not torch.equal(best[k], start[k]) for k in best)   # the tries moved the head
     assert all(torch.equal(head[k], best[k]) for k in best), [k for k in best if not torch.equal(head[k], best[k])]
 
+def test_tries_outside_fastais_loop(monkeypatch):
+    "The weight-decay tries train on cached features outside fastai's loop, and the run is the one fastai's loop gives, bit for bit"
+    def run(loop):
+        if loop: monkeypatch.setattr(FeatureCacheCallback, 'loop_issue', lambda self, learn, cbs=None: 'forced')
+        batches, fit_heads = [], fastai_ft.recipe.AutoRecipe.fit_heads
+        def counted(self):   # the training batches fastai's loop runs during the tries
+            one = Learner.one_batch
+            monkeypatch.setattr(Learner, 'one_batch', lambda l, i, b: (batches.append(l.training), one(l, i, b))[1])
+            try: return fit_heads(self)
+            finally: monkeypatch.setattr(Learner, 'one_batch', one)
+        monkeypatch.setattr(fastai_ft.recipe.AutoRecipe, 'fit_heads', counted)
+        set_seed(0)
+        learn = synth_staged_learner(3, n=256)
+        with learn.no_bar(), learn.no_logging(): r = quiet(lambda: learn.staged_fine_tune(recipe='auto', epochs=1))
+        monkeypatch.undo()
+        return sum(batches), [(d.part, d.choice, d.evidence) for d in r.decisions], state_of(learn), learn.stage_history
+    (n0, d0, w0, h0), (n1, d1, w1, h1) = run(loop=False), run(loop=True)
+    assert n0 == 0 and n1 == 3*10*256//32, (n0, n1)   # 3 tries of 10 epochs, 8 batches each, in fastai's loop only when forced
+    assert d0 == d1
+    assert all(torch.equal(w0[k], w1[k]) for k in w0)
+    assert h0.drop(columns='time', errors='ignore').equals(h1.drop(columns='time', errors='ignore'))
+
 def test_head_batches_on_cached_features():
     "The cached head epochs take batches of at least 32 items (all of them when fewer), whatever the DataLoaders' batch size"
     class Sizes(Callback):

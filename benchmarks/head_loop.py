@@ -6,7 +6,9 @@ plain PyTorch loop, and what one step of fastai's head costs in arithmetic alone
 
 Per task and seed (battery.py's data), in one process with --threads torch threads: the feature cache is built by a
 first `sweep_wd` (not timed); then, `--repeats` times each, the median wall time of
-- `sweep_wd` as the recipe runs it: 3 weight decays x 10 epochs of fastai's `fit_one_cycle` on the cached features;
+- `sweep_wd` in fastai's loop: 3 weight decays x 10 epochs of fastai's `fit_one_cycle` on the cached features;
+- `sweep_wd` as the recipe runs it since `FeatureCacheCallback.fit_head`: the same steps, weights and random draws, outside
+  fastai's loop;
 - the same number of steps (3 x 10 epochs x the cached loader's batches, the same batch size) of the same head in a
   plain PyTorch loop: `torch.optim.AdamW(foreach=True)` under `OneCycleLR`, no callbacks, one validation at the end;
 and, on one batch, the milliseconds of the head's forward and backward, of one `AdamW(foreach=True)` step, and of one
@@ -70,22 +72,23 @@ def run(task, seed, arch, repeats):
     with learn.no_bar(), learn.no_logging():
         sweep_wd(learn, WDS, EPOCHS, LR, cbs)   # builds the cache
         fastai_s = timed(lambda: sweep_wd(learn, WDS, EPOCHS, LR, cbs), repeats)
+        fit_head_s = timed(lambda: sweep_wd(learn, WDS, EPOCHS, LR, cbs[:1], cb.fit_head), repeats)
     x, (y,) = cb.features()
     y, bs, spe = y.long(), cb.tdl.bs, len(cb.tdl)
     head = trainable_rest(learn.model)
     torch.manual_seed(seed)
     plain_s = timed(lambda: plain_tries(head, x, y, bs, spe), repeats)
     return dict(task=task, seed=seed, config='tries', items=len(x), batch_size=bs, steps=len(WDS)*EPOCHS*spe,
-                params=sum(p.numel() for p in head.parameters()), fastai_s=round(fastai_s, 3), plain_s=round(plain_s, 3),
+                params=sum(p.numel() for p in head.parameters()), fastai_s=round(fastai_s, 3), fit_head_s=round(fit_head_s, 3), plain_s=round(plain_s, 3),
                 **{k: round(v, 3) for k, v in step_ms(head, x[:bs], y[:bs]).items()})
 
 def table(rows):
     "Per task, medians over seeds"
-    out = ['| task | seeds | steps | fastai loop | plain loop | ratio | fwd+bwd ms | AdamW ms | fastai Adam ms |', '|---' * 9 + '|']
+    out = ['| task | seeds | steps | fastai loop | fit_head | plain loop | ratio | fwd+bwd ms | AdamW ms | fastai Adam ms |', '|---' * 10 + '|']
     for task in dict.fromkeys(r['task'] for r in rows):
         rs = [r for r in rows if r['task'] == task]
         med = lambda k: st.median(r[k] for r in rs)
-        out.append(f"| {task} | {len(rs)} | {med('steps'):.0f} | {med('fastai_s'):.2f} s | {med('plain_s'):.2f} s | "
+        out.append(f"| {task} | {len(rs)} | {med('steps'):.0f} | {med('fastai_s'):.2f} s | {med('fit_head_s'):.2f} s | {med('plain_s'):.2f} s | "
                    f"{st.median(r['fastai_s']/r['plain_s'] for r in rs):.2f}x | {med('forward_backward_ms'):.2f} | "
                    f"{med('adamw_foreach_step_ms'):.2f} | {med('fastai_adam_step_ms'):.2f} |")
     return '\n'.join(out)

@@ -209,6 +209,10 @@ def head_table(head_runs, new_name, old_name):
 WARM_HEAD = "auto, 20 head epochs from the best try's head"
 WARM_RUNS = [('pilot-warm', 'warm20', AUTO, 'development', ('hymenoptera', 'faces', 'textures')), ('confirm1400', WARM_HEAD, AUTO, 'held out')]
 
+# 5-epoch weight-decay tries (dropped after the development pilot): the tries alone, and with a 25-epoch head stage after them
+TRIES5, TRIES5_HEAD25 = "auto, 5-epoch weight-decay tries (sweep_epochs=5)", "auto, 5-epoch tries, 25 head epochs (sweep_epochs=5, freeze_epochs=25)"
+TRIES5_RUNS = lambda c: [('pilot-tries5', c, AUTO, 'development', ('hymenoptera', 'faces', 'textures'))]
+
 SEEDS_EXTRA = {'confirm1400': (WARM_HEAD,)}   # configs a run's seeds table shows before the recipe's: a change run beside the default
 
 def battery_seeds(run, tasks=BATTERY):
@@ -292,9 +296,9 @@ HEAD_LOOP = {'hymenoptera': 'hymenoptera, 128 px', 'faces': 'faces or not, 64 px
 def hl(task, f, fmt): return lambda: fmt.format(st.median(f(r) for r in rows_of(f'head-loop:{task}')))
 
 TABLES = {
-    'head-loop': (['task (3 seeds each)', 'steps (3 tries x 10 epochs)', "fastai's loop (`sweep_wd`)", 'plain PyTorch loop', 'fastai / plain',
+    'head-loop': (['task (3 seeds each)', 'steps (3 tries x 10 epochs)', "fastai's loop (`fit_scores`)", "`fit_head` (the recipe's)", 'plain PyTorch loop', 'fastai / plain',
                    'a step: forward and backward', 'a step: `AdamW(foreach=True)`', "a step: fastai's `Adam`"],
-        [[label, hl(t, lambda r: r['steps'], '{:.0f}'), hl(t, lambda r: r['fastai_s'], '{:.2f} s'), hl(t, lambda r: r['plain_s'], '{:.2f} s'),
+        [[label, hl(t, lambda r: r['steps'], '{:.0f}'), hl(t, lambda r: r['fastai_s'], '{:.2f} s'), hl(t, lambda r: r['fit_head_s'], '{:.2f} s'), hl(t, lambda r: r['plain_s'], '{:.2f} s'),
           hl(t, lambda r: r['fastai_s']/r['plain_s'], '{:.2f}x'), hl(t, lambda r: r['forward_backward_ms'], '{:.1f} ms'),
           hl(t, lambda r: r['adamw_foreach_step_ms'], '{:.1f} ms'), hl(t, lambda r: r['fastai_adam_step_ms'], '{:.1f} ms')] for t, label in HEAD_LOOP.items()]),
     'battery-runs': (['results', 'seeds', 'commit', 'what changed before it', 'tasks', "held-out bar not met"],
@@ -305,6 +309,8 @@ TABLES = {
           (lambda f, lower: lambda: f'{score(KINDS_NOW[f], AUTO, lower)()} at {commit(KINDS_NOW[f])()} (`{KINDS_NOW[f]}`)')(f, lower)] for label, f, lower in KINDS]),
     'head-stage': head_table(HEAD_RUNS, 'no head stage', 'the 40-epoch head stage'),
     'head-warm': head_table(WARM_RUNS, '20 epochs from the best try', 'the 40-epoch head stage'),
+    'tries5': head_table(TRIES5_RUNS(TRIES5), '5-epoch tries', "10-epoch tries"),
+    'tries5-head25': head_table(TRIES5_RUNS(TRIES5_HEAD25), '5-epoch tries, 25 head epochs', "10-epoch tries, 20 head epochs"),
     'headline': (['task', 'fastai `fine_tune(3)`', 'linear probe on the frozen body', "`recipe='auto'`"],
         [[label, acc(B(HEADLINE.name, t), FT), acc(B(HEADLINE.name, t), PROBE), acc(B(HEADLINE.name, t), AUTO)] for t, label in BATTERY.items()]),
     'recipe': (['', 'fastai `fine_tune(3)`', 'linear probe', "`recipe='auto'`", 'without label smoothing', 'results'], [

@@ -395,7 +395,7 @@ def outputs(self:FeatureCacheCallback,
     with torch.no_grad(), eval_mode(model):
         return torch.cat([self.cut.rest(feats[i:i+bs].to(dev)).float() for i in range(0, len(feats), bs)])
 
-# %% ../nbs/05_cache.ipynb #cfd11287
+# %% ../nbs/05_cache.ipynb #f4463ced
 def _quiet(cb, cache):
     "Whether `cb` leaves a head's fit on `cache` alone between its start and its end"
     if isinstance(cb, FeatureCacheCallback): return cb is cache
@@ -421,7 +421,7 @@ def _one_cycle(learn, lr, wd, div=25., div_final=1e5, pct_start=0.25):
     lr = np.array([h['lr'] for h in opt.hypers])
     return {'lr': combined_cos(pct_start, lr/div, lr, lr/div_final), 'mom': combined_cos(pct_start, *learn.moms)}
 
-# %% ../nbs/05_cache.ipynb #193cc0d2
+# %% ../nbs/05_cache.ipynb #77e9062f
 @patch
 def _ready(self:FeatureCacheCallback):
     "Start a head's fit outside fastai's loop (the cache built): whether it can run there, a frozen body and every module after it training"

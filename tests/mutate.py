@@ -109,6 +109,8 @@ MUTANTS = [
            "return self.epoch", ('tests/test_resume.py::test_recipe_resumed_in_its_cached_head_stage',)),
     Mutant('cache-gpu', 'where the cache lives on a GPU', "if dev.type == 'cuda' and nbytes < torch.cuda.mem_get_info(dev)[0]/2: return dev",
            "if dev.type == 'cuda' and nbytes < torch.cuda.mem_get_info(dev)[0]*2: return dev", (nb('05_cache'),)),
+    Mutant('sweep-same-start', "every weight-decay try starts from the same head", "        load_state(learn, start); learn.opt.clear_state()\n        rows.append(",
+           "        learn.opt.clear_state()\n        rows.append(", (nb('01a_choice'),)),
     Mutant('head-loop-pass', "a head's fit outside fastai's loop reads the cached passes in turn", "self.tdl.k,self.tdl.rng = epoch % self.tdl.feats.shape[0],tr.rng",
            "self.tdl.k,self.tdl.rng = 0,tr.rng", (nb('05_cache'),)),
     Mutant('head-loop-draws', "a head's fit outside fastai's loop draws the random numbers fastai's would", "if epoch < epochs-1: next(iter(self.vdl))",

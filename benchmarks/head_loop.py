@@ -72,7 +72,7 @@ def run(task, seed, arch, repeats):
     with learn.no_bar(), learn.no_logging():
         sweep_wd(learn, WDS, EPOCHS, LR, cbs)   # builds the cache
         fastai_s = timed(lambda: sweep_wd(learn, WDS, EPOCHS, LR, cbs), repeats)
-        fit_head_s = timed(lambda: sweep_wd(learn, WDS, EPOCHS, LR, cbs[:1], cb.fit_head), repeats)
+        fit_head_s = timed(lambda: sweep_wd(learn, WDS, EPOCHS, LR, [BNPolicyCallback('freeze')], cb.fit_head), repeats)
     x, (y,) = cb.features()
     y, bs, spe = y.long(), cb.tdl.bs, len(cb.tdl)
     head = trainable_rest(learn.model)

@@ -445,12 +445,13 @@ def _epoch(self:FeatureCacheCallback, scheds, pct, step):
 @patch
 def _fit_head(self:FeatureCacheCallback, epochs, lr, wd):
     "`fit_head` outside fastai's loop, the cache ready"
-    learn,tr = self.learn,self.loaders[0]
+    learn = self.learn
     scheds = _one_cycle(learn, lr, wd)
     for epoch in range(epochs):
-        self.tdl.k,self.tdl.rng = epoch % self.tdl.feats.shape[0],tr.rng   # as `before_train` does
+        learn.epoch,learn.dl = epoch,learn.dls.train
+        self.before_train()   # the cached loader in its place, the pass this epoch reads, the training loader's random state
         self._epoch(scheds, epoch/epochs, 1./(len(self.tdl)*epochs))
-        tr.rng = self.tdl.rng
+        self.after_train()
         if epoch < epochs-1: next(iter(self.vdl))   # what a validation that `LastValidation` cancels draws: the loader's start and its first batch
     return valid_scores(learn, dl=self.vdl)
 

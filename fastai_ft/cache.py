@@ -188,7 +188,7 @@ class FeatureCacheCallback(Callback):
 
     def clear(self):
         "Drop the cached features"
-        self.tdl,self.vdl,self.key,self.versions,self.fp = None,None,None,None,None
+        self.tdl,self.vdl,self.key,self.versions,self.fp,self.clean_first = None,None,None,None,None,False
 
     def before_stage(self):
         self.stage_bn = self.learn.stage.bn
@@ -327,6 +327,7 @@ def _sources(self:FeatureCacheCallback):
     if self.aug == 'off': passes = [clean]
     elif self.aug is None or not random_tfms(dls.train): passes = [dls.train.new(shuffle=False, drop_last=False)]
     else: passes = [clean]*self.clean + [dls.train.new(shuffle=False, drop_last=False)]*self.aug
+    self.clean_first = passes[0] is clean   # the first pass loads the training items as `train_items_dl` does
     return passes,dls.valid.new(shuffle=False, drop_last=False)
 
 @patch

@@ -15,7 +15,7 @@ from .probe import fit_probe_head, probe_issue, head_layers, avg_cols
 from .split import check_groups, group_sizes, one_group_note
 from .callback.adaptive import Plateau
 from .callback.tracker import RunTracker, EndsCallback
-from .callback.bn import BNPolicyCallback, BNGap, bn_gap, bn_modules, train_items_dl, choose_bn, FAR_DRIFT
+from .callback.bn import BNPolicyCallback, BNGap, bn_gap, bn_modules, train_items_dl, draw_order, choose_bn, FAR_DRIFT
 from .cache import FeatureCacheCallback, ValidBatchesCallback, cache_issue, random_tfms
 from .report import fmt_lrs, StageReport
 
@@ -241,15 +241,29 @@ def fit_probe(self:AutoRecipe):
     self.decide(Decision('probe', C, ev, f"logistic regression, C={C:g}: best validation accuracy ({_f(max(r['accuracy'] for r in rows), '.4f')}) of {len(rows)} tried"))
 
 # %% ../nbs/08_recipe.ipynb #db173a04
+def _cached_loss(learn, cb, parts):
+    "The learner's loss in inference mode on the training items `parts` (their indices, a list per batch) from `cb`'s clean cached features, averaged as `bn_gap` averages it"
+    (f,ys),tot,n = cb.features(),0.,0
+    dev = next(learn.model.parameters()).device
+    for ix in parts:
+        i = tensor(ix).to(f.device)
+        tot += learn.loss_func(cb.outputs(f[i], bs=len(ix)), *(y[i].to(dev) for y in ys)).item()*len(ix); n += len(ix)
+    return tot/n
+
 @patch
 def drift(self:AutoRecipe)->tuple:
     "`bn_gap` and the loss of guessing of the best weight-decay try's head on two batches of at least `head_bs` training items, as the main process measured them"
     learn,cb = self.learn,self.cache_cb
+    cached = cb is not None and cb.tdl is not None
     start = state_of(learn); load_state(learn, self.tried[1])
     try:
-        batches = [b for b in itertools.islice(train_items_dl(learn.dls, bs=max(learn.dls.train.bs, self.head_bs)), 2) if find_bs(b) > 1]
-        gap = BNGap(*main_values(bn_gap(learn, dl=batches, n_batches=2)))   # in the learner's own loss
-        avg = None if cb is None or cb.tdl is None else cb.outputs(cb.features()[0]).mean(0, keepdim=True)   # the guess's fit starts from the cached average output
+        dl = train_items_dl(learn.dls, bs=max(learn.dls.train.bs, self.head_bs))
+        order = draw_order(dl) if cached and cb.clean_first else None   # the cache holds these items' features: no pass in inference mode
+        batches = [b for b in itertools.islice(dl, 2) if find_bs(b) > 1]
+        ends = np.cumsum([find_bs(b) for b in batches])
+        ev = None if order is None else _cached_loss(learn, cb, [order[e-find_bs(b):e] for b,e in zip(batches, ends)])
+        gap = BNGap(*main_values(bn_gap(learn, dl=batches, n_batches=2, eval_loss=ev)))   # in the learner's own loss
+        avg = cb.outputs(cb.features()[0]).mean(0, keepdim=True) if cached else None   # the guess's fit starts from the cached average output
         unit = main_values([guess_loss(learn, batches, avg)[0]])[0]
     finally: load_state(learn, start)
     return gap,unit

@@ -205,3 +205,30 @@ def test_final_choice_reads_the_last_outputs(monkeypatch):
     assert len(seen['calls']) == len(learn.dls.valid), seen   # one pass over the inputs, the mix's; the heads read cached features
     load_state(learn, seen['tuned'])
     assert valid_scores(learn) == c.loc['the fine-tuned weights', ['valid_loss', 'accuracy']].to_dict()
+
+def test_drift_reads_cached_features(monkeypatch):
+    """With random training transforms the cache holds a pass with the validation transforms: the drift reads the head's
+    loss in inference mode from it, so the body runs on the drift's batches once, with batch statistics, and the run is
+    the one two passes give, bit for bit"""
+    def run(cached):
+        if not cached: monkeypatch.setattr(fastai_ft.recipe, 'draw_order', lambda dl: None)
+        seen, drift = [], fastai_ft.recipe.AutoRecipe.drift
+        def counted(self):
+            bn = next(m for m in self.learn.model[0].modules() if isinstance(m, nn.BatchNorm1d))   # the body's first
+            h = bn.register_forward_hook(lambda m, *a: seen.append(m.training))
+            try: return drift(self)
+            finally: h.remove()
+        monkeypatch.setattr(fastai_ft.recipe.AutoRecipe, 'drift', counted)
+        set_seed(0)
+        learn = synth_staged_learner(3, n=256)
+        learn.dls.train.after_batch.add(Draws())   # random training transforms: a clean cached pass, then an augmented one
+        learn.dls.train_ds.split_idx = 0           # (as fastai's Datasets mark their training split)
+        assert random_tfms(learn.dls.train) == ['Draws'] and not random_tfms(learn.dls.valid)
+        with learn.no_bar(), learn.no_logging(): r = quiet(lambda: learn.staged_fine_tune(recipe='auto', epochs=1))
+        monkeypatch.undo()
+        return seen, [(d.part, d.choice, d.evidence) for d in r.decisions], state_of(learn)
+    (s0, d0, w0), (s1, d1, w1) = run(cached=True), run(cached=False)
+    assert s0 == [True, True] and s1 == [False, False, True, True], (s0, s1)   # 2 batches of 32 items
+    assert dict((p, e) for p, _, e in d0)['bn']['eval_loss'] > 0
+    assert d0 == d1
+    assert all(torch.equal(w0[k], w1[k]) for k in w0)

@@ -16,8 +16,8 @@ from fastai.data.core import Datasets, TfmdLists
 from ..core import Decision
 
 # %% auto #0
-__all__ = ['FAR_DRIFT', 'bn_modules', 'train_items_dl', 'recalibrate_bn', 'BNPolicyCallback', 'BNGap', 'bn_gap', 'bn_advice',
-           'choose_bn']
+__all__ = ['FAR_DRIFT', 'bn_modules', 'train_items_dl', 'draw_order', 'recalibrate_bn', 'BNPolicyCallback', 'BNGap', 'bn_gap',
+           'bn_advice', 'choose_bn']
 
 # %% ../../nbs/02_callback.bn.ipynb #efb80de5
 def _frozen_ids(learn):
@@ -75,6 +75,16 @@ def train_items_dl(dls:DataLoaders, # The data whose training items are loaded
     dl = dls.test_dl(items, with_labels=True, shuffle=True, drop_last=False, **({} if bs is None else dict(bs=bs)))
     dl.rng = random.Random(seed)
     return dl
+
+# %% ../../nbs/02_callback.bn.ipynb #69865e2e
+def draw_order(dl:DataLoader # a fastai DataLoader of indexed items
+              )->list|None:
+    "The dataset indices `dl`'s next pass draws, in order, without changing what it draws (`None` if its items are not indexed)"
+    if not dl.indexed: return None
+    rng = dl.rng
+    st = rng.getstate()
+    try: dl.randomize(); return [int(i) for i in dl.get_idxs()]
+    finally: rng.setstate(st); dl.rng = rng
 
 # %% ../../nbs/02_callback.bn.ipynb #542bf560
 def recalibrate_bn(learn:Learner, # The learner whose BatchNorm statistics are re-estimated
@@ -169,11 +179,12 @@ def _stats_untouched(bns):
 def bn_gap(learn:Learner, # The learner to check
            n_batches:int=4, # Training batches to compare on
            dl:DataLoader|None=None, # Data to use; defaults to `train_items_dl(learn.dls)`
+           eval_loss:float=None, # the loss in inference mode on these batches when it is already known (e.g. from cached body outputs): only the pass with batch statistics runs
           )->BNGap:
     "Compare `learn`'s loss on training batches in inference mode with its loss using batch statistics"
     bns = [m for m in bn_modules(learn, frozen_only=False) if _has_stats(m)]
     batches = [b for b in itertools.islice(ifnone(dl, train_items_dl(learn.dls)), n_batches) if find_bs(b) > 1]
-    ev = _mean_loss(learn, batches, [])
+    ev = _mean_loss(learn, batches, []) if eval_loss is None else eval_loss
     with _stats_untouched(bns): tr = _mean_loss(learn, batches, bns)
     return BNGap(ev, tr, ev/max(tr, 1e-8))
 

@@ -175,12 +175,11 @@ class FeatureCacheCallback(Callback):
                  aug=None,              # random training transforms: `None` refuses, 'off' uses the validation transforms, `n` caches `n` augmented passes
                  verbose:bool=True,     # print the cache's size before building it
                  min_bs:int=None,       # train on batches of at least this many cached items (all of them when fewer); `None`: the DataLoader's batch size
-                 clean:bool=False,      # with `aug=n`: also cache one pass with the validation transforms, used in turn with the augmented ones
-                 keep=None              # indices of training items whose inputs a first pass with the validation transforms keeps (`inputs`), for a measurement that runs the body on them again
+                 clean:bool=False       # with `aug=n`: also cache one pass with the validation transforms, used in turn with the augmented ones
                 ):
         if not (aug is None or aug == 'off' or (isinstance(aug, int) and not isinstance(aug, bool) and aug >= 1)):
             raise CacheError(f"aug must be None, 'off' or a number of augmented passes >= 1, got {aug!r}.")
-        store_attr(); self._init_state(); self.stage_bn,self.build_time,self.keep = None,0.,set(map(int, L(keep)))
+        store_attr(); self._init_state(); self.stage_bn,self.build_time = None,0.
 
     def _init_state(self):
         super()._init_state()
@@ -189,7 +188,7 @@ class FeatureCacheCallback(Callback):
 
     def clear(self):
         "Drop the cached features"
-        self.tdl,self.vdl,self.key,self.versions,self.fp,self.clean_first,self.kept = None,None,None,None,None,False,{}
+        self.tdl,self.vdl,self.key,self.versions,self.fp,self.clean_first = None,None,None,None,None,False
 
     def before_stage(self):
         self.stage_bn = self.learn.stage.bn
@@ -353,13 +352,11 @@ def _plan(self:FeatureCacheCallback):
 
 # %% ../nbs/05_cache.ipynb #f50ca33f
 @patch
-def _encode(self:FeatureCacheCallback, dl, out, keep=()):
-    "Fill `out` with the cached prefix's outputs on `dl`'s items, in order, keeping the inputs of the items `keep`; return their targets"
+def _encode(self:FeatureCacheCallback, dl, out):
+    "Fill `out` with the cached prefix's outputs on `dl`'s items, in order; return their targets"
     dev,i,ys = next(self.learn.model.parameters()).device,0,[]
     for b in dl:
-        x = to_device(b[0], dev)
-        f = self.cut.prefix(x)
-        self.kept.update({j:x[j-i].clone() for j in range(i, i+len(f)) if j in keep})
+        f = self.cut.prefix(to_device(b[0], dev))
         out[i:i+len(f)] = f.to(out.device)
         i += len(f); ys.append(b[1:])
     if i != len(out): raise CacheError(f"The DataLoader gave {i} items for the {len(out)} in its dataset, so the cache cannot keep their order: train without the cache.")
@@ -374,7 +371,7 @@ def _build(self:FeatureCacheCallback):
     tf,vf = mk(self.passes, tr.n),mk(1, va.n)
     t = time.perf_counter()
     with _kept_random(), eval_mode(model), torch.no_grad():
-        tt = [self._encode(src, o, self.keep if k == 0 and self.clean_first else ()) for k,(src,o) in enumerate(zip(self.src[0], tf))][0]
+        tt = [self._encode(src, o) for src,o in zip(self.src[0], tf)][0]
         vt = self._encode(self.src[1], vf[0])
     self.tdl,self.vdl,self.src = _FeatureDL(tf, tt, tr, self.min_bs),_FeatureDL(vf, vt, va),None
     self.build_time += time.perf_counter()-t   # the body's passes the cache cost, for whoever profiles a run
@@ -398,14 +395,6 @@ def outputs(self:FeatureCacheCallback,
     dev = next(model.parameters()).device
     with torch.no_grad(), eval_mode(model):
         return torch.cat([self.cut.rest(feats[i:i+bs].to(dev)).float() for i in range(0, len(feats), bs)])
-
-@patch
-def inputs(self:FeatureCacheCallback,
-           idxs:list # indices of training items, among `keep`
-          )->Tensor|None:
-    "The inputs of the training items `idxs` as one batch, as the first pass (with the validation transforms) loaded them; `None` unless it kept them all"
-    if not idxs or any(int(i) not in self.kept for i in idxs): return None
-    return torch.stack([self.kept[int(i)] for i in idxs])
 
 # %% ../nbs/05_cache.ipynb #f4463ced
 def _quiet(cb, cache):

@@ -203,8 +203,7 @@ def plan(self:AutoRecipe)->StagePlan:
 def fit_heads(self:AutoRecipe):
     "Train the head once per weight decay on cached features, then fit the linear probe head on them; decide `wd` and `probe`"
     learn = self.learn
-    keep = [i for p in L(self.drift_items() if self.cached and _has_bn(learn) else None) for i in p]   # the clean pass keeps the drift's inputs
-    self.cache_cb = FeatureCacheCallback(aug=self.head_aug, verbose=False, min_bs=self.head_bs, clean=True, keep=keep) if self.cached else None
+    self.cache_cb = FeatureCacheCallback(aug=self.head_aug, verbose=False, min_bs=self.head_bs, clean=True) if self.cached else None
     self.tried,self.probe,self.cv,self.wd_head = None,None,None,self.wd
     if not self.sweep:
         why = 'wd given' if self.wd is not None else 'one value in wds' if self.cached else 'no feature cache'
@@ -252,20 +251,6 @@ def _cached_loss(learn, cb, parts):
     return tot/n
 
 @patch
-def drift_items(self:AutoRecipe, dl=None)->list|None:
-    "The training items of the drift's batches, by index: the first two batches of `train_items_dl` (or `dl`, one), of at least `head_bs`, but one-item batches; `None` if its items are not indexed"
-    if dl is None:
-        with no_random(reproducible=False): dl = train_items_dl(self.learn.dls, bs=max(self.learn.dls.train.bs, self.head_bs))   # a new loader draws its seed: not from the run's random numbers
-    order = draw_order(dl)
-    return None if order is None else [p for p in (order[:dl.bs], order[dl.bs:2*dl.bs]) if len(p) > 1]
-
-def _cached_batches(cb, parts):
-    "The batches of the training items `parts` (their indices, a list per batch) from the inputs and targets `cb` kept, or `None` if it did not keep them all"
-    xs,ys = [cb.inputs(p) for p in parts],cb.features()[1]
-    if not all(x is not None for x in xs): return None
-    return [(x, *(y[tensor(p).to(y.device)] for y in ys)) for x,p in zip(xs, parts)]
-
-@patch
 def drift(self:AutoRecipe)->tuple:
     "`bn_gap` and the loss of guessing of the best weight-decay try's head on two batches of at least `head_bs` training items, as the main process measured them"
     learn,cb = self.learn,self.cache_cb
@@ -273,9 +258,10 @@ def drift(self:AutoRecipe)->tuple:
     start = state_of(learn); load_state(learn, self.tried[1])
     try:
         dl = train_items_dl(learn.dls, bs=max(learn.dls.train.bs, self.head_bs))
-        parts = self.drift_items(dl) if cached and cb.clean_first else None   # the cache holds these items' features, and their inputs
-        batches = (parts and _cached_batches(cb, parts)) or [b for b in itertools.islice(dl, 2) if find_bs(b) > 1]
-        ev = None if parts is None else _cached_loss(learn, cb, parts)   # no pass in inference mode
+        order = draw_order(dl) if cached and cb.clean_first else None   # the cache holds these items' features: no pass in inference mode
+        batches = [b for b in itertools.islice(dl, 2) if find_bs(b) > 1]
+        ends = np.cumsum([find_bs(b) for b in batches])
+        ev = None if order is None else _cached_loss(learn, cb, [order[e-find_bs(b):e] for b,e in zip(batches, ends)])
         gap = BNGap(*main_values(bn_gap(learn, dl=batches, n_batches=2, eval_loss=ev)))   # in the learner's own loss
         avg = cb.outputs(cb.features()[0]).mean(0, keepdim=True) if cached else None   # the guess's fit starts from the cached average output
         unit = main_values([guess_loss(learn, batches, avg)[0]])[0]

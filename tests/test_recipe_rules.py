@@ -1,7 +1,7 @@
 """recipe='auto''s rules, exactly, on small deterministic learners: the final choice among candidates (a lookup model whose
 weights say which validation items each candidate gets right), and the recipe's own parameters as the plan and the run
 show them (budget, LR ratio, warm-up, few-shot rule, the head's batch size, the drift threshold)."""
-import contextlib, io, math, random
+import contextlib, io, math
 import numpy as np, pytest, torch
 from torch import nn
 from fastai.basics import Learner, DataLoaders, CrossEntropyLossFlat, Callback, accuracy, set_seed
@@ -206,41 +206,29 @@ def test_final_choice_reads_the_last_outputs(monkeypatch):
     load_state(learn, seen['tuned'])
     assert valid_scores(learn) == c.loc['the fine-tuned weights', ['valid_loss', 'accuracy']].to_dict()
 
-class Jitter(RandTransform):
-    "Scales the inputs of a training batch by a factor near 1, drawn from Python's `random` as fastai's augmentations draw"
-    split_idx,order = 0,99
-    def before_call(self, b, split_idx): self.do,self.k = True,1 + 0.01*random.random()
-    def encodes(self, x:torch.Tensor): return x*self.k if x.is_floating_point() else x
-
 def test_drift_reads_cached_features(monkeypatch):
     """With random training transforms the cache holds a pass with the validation transforms: the drift reads the head's
-    loss in inference mode from it, and the inputs it kept, so the body runs on the drift's batches once, with batch
-    statistics, nothing is loaded again, and the run is the one loading and two passes give, bit for bit"""
+    loss in inference mode from it, so the body runs on the drift's batches once, with batch statistics, and the run is
+    the one two passes give, bit for bit"""
     def run(cached):
-        if not cached: monkeypatch.setattr(AutoRecipe, 'drift_items', lambda self, dl=None: None)   # as before: nothing kept, the items loaded
-        seen, loads, drift, loader = [], [], fastai_ft.recipe.AutoRecipe.drift, fastai_ft.recipe.train_items_dl
+        if not cached: monkeypatch.setattr(fastai_ft.recipe, 'draw_order', lambda dl: None)
+        seen, drift = [], fastai_ft.recipe.AutoRecipe.drift
         def counted(self):
             bn = next(m for m in self.learn.model[0].modules() if isinstance(m, nn.BatchNorm1d))   # the body's first
             h = bn.register_forward_hook(lambda m, *a: seen.append(m.training))
             try: return drift(self)
             finally: h.remove()
-        def loading(*a, **k):   # training items loaded for the drift
-            dl = loader(*a, **k)
-            dl.before_iter = lambda: loads.append(1)
-            return dl
-        monkeypatch.setattr(fastai_ft.recipe, 'train_items_dl', loading)
         monkeypatch.setattr(fastai_ft.recipe.AutoRecipe, 'drift', counted)
         set_seed(0)
         learn = synth_staged_learner(3, n=256)
-        learn.dls.train.after_batch.add(Jitter())   # random training transforms: a clean cached pass, then an augmented one
-        learn.dls.train_ds.split_idx = 0            # (as fastai's Datasets mark their training split)
-        assert random_tfms(learn.dls.train) == ['Jitter'] and not random_tfms(learn.dls.valid)
+        learn.dls.train.after_batch.add(Draws())   # random training transforms: a clean cached pass, then an augmented one
+        learn.dls.train_ds.split_idx = 0           # (as fastai's Datasets mark their training split)
+        assert random_tfms(learn.dls.train) == ['Draws'] and not random_tfms(learn.dls.valid)
         with learn.no_bar(), learn.no_logging(): r = quiet(lambda: learn.staged_fine_tune(recipe='auto', epochs=1))
         monkeypatch.undo()
-        return seen, len(loads), [(d.part, d.choice, d.evidence) for d in r.decisions], state_of(learn)
-    (s0, n0, d0, w0), (s1, n1, d1, w1) = run(cached=True), run(cached=False)
+        return seen, [(d.part, d.choice, d.evidence) for d in r.decisions], state_of(learn)
+    (s0, d0, w0), (s1, d1, w1) = run(cached=True), run(cached=False)
     assert s0 == [True, True] and s1 == [False, False, True, True], (s0, s1)   # 2 batches of 32 items
-    assert n0 == 0 and n1 == 1, (n0, n1)                                        # the cache kept their inputs
     assert dict((p, e) for p, _, e in d0)['bn']['eval_loss'] > 0
     assert d0 == d1
     assert all(torch.equal(w0[k], w1[k]) for k in w0)

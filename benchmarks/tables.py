@@ -263,8 +263,8 @@ KINDS_NOW = {'kinds-hymenoptera-multilabel': 'kinds-hymenoptera-multilabel-headv
 PROFILE_TASKS = {'hymenoptera': ('hymenoptera, 128 px', 1.3), 'faces': ('faces or not, 64 px', 1.5), 'hymenoptera-8shot': ('hymenoptera, 8 photos per class', 1.5),
                  'textures-4shot': ('textures, 4 tiles per class', 1.5), 'digits': ('digits, 48 px (12 fine-tuning epochs against 4)', 4.0)}
 PROFILES = [('before', 'before'), ('after', 'after'), ('last-batches', 'last batches'), ('exact-savings', 'two-item shape'), ('kept-outputs', 'kept outputs'),
-            ('warm-head', 'head stage from the best try'), ('quiet-tries', "tries outside fastai's loop")]   # every profile, oldest first: its results name and its column
-SHARES = ('before', 'kept-outputs', 'warm-head', 'quiet-tries')   # the profiles whose heads' share the table shows
+            ('warm-head', 'head stage from the best try'), ('quiet-tries', "tries outside fastai's loop"), ('drift-cache', 'drift from the cache')]   # every profile, oldest first: its results name and its column
+SHARES = ('before', 'kept-outputs', 'warm-head', 'quiet-tries', 'drift-cache')   # the profiles whose heads' share the table shows
 LAST = PROFILES[-1][0]   # the newest profile: the parts table and the head-loop figures read it
 PROFILE_PARTS = ['cache build', 'weight-decay tries', 'probe', 'drift', 'stage head', 'final choice', 'other']
 

@@ -242,11 +242,11 @@ def fit_probe(self:AutoRecipe):
 
 # %% ../nbs/08_recipe.ipynb #db173a04
 def _cached_loss(learn, cb, parts):
-    "The learner's loss in inference mode on the training items `parts` (their indices, a list per batch) from `cb`'s clean cached features, averaged as `bn_gap` averages it"
+    "The learner's loss in inference mode on the training items `parts` (their indices, a tensor per batch) from `cb`'s clean cached features, averaged as `bn_gap` averages it"
     (f,ys),tot,n = cb.features(),0.,0
     dev = next(learn.model.parameters()).device
     for ix in parts:
-        i = tensor(ix).to(f.device)
+        i = ix.to(f.device)
         tot += learn.loss_func(cb.outputs(f[i], bs=len(ix)), *(y[i].to(dev) for y in ys)).item()*len(ix); n += len(ix)
     return tot/n
 
@@ -260,8 +260,8 @@ def drift(self:AutoRecipe)->tuple:
         dl = train_items_dl(learn.dls, bs=max(learn.dls.train.bs, self.head_bs))
         order = draw_order(dl) if cached and cb.clean_first else None   # the cache holds these items' features: no pass in inference mode
         batches = [b for b in itertools.islice(dl, 2) if find_bs(b) > 1]
-        ends = np.cumsum([find_bs(b) for b in batches])
-        ev = None if order is None else _cached_loss(learn, cb, [order[e-find_bs(b):e] for b,e in zip(batches, ends)])
+        sizes = [find_bs(b) for b in batches]
+        ev = None if order is None else _cached_loss(learn, cb, tensor(order[:sum(sizes)]).split(sizes))
         gap = BNGap(*main_values(bn_gap(learn, dl=batches, n_batches=2, eval_loss=ev)))   # in the learner's own loss
         avg = cb.outputs(cb.features()[0]).mean(0, keepdim=True) if cached else None   # the guess's fit starts from the cached average output
         unit = main_values([guess_loss(learn, batches, avg)[0]])[0]

@@ -124,6 +124,20 @@ CONFIGS["auto, 8 augmented passes (head_aug=8)"] = with_history(recipe(head_aug=
 CONFIGS["auto, the best weight-decay try as the head (freeze_epochs=0)"] = with_history(recipe(freeze_epochs=0))
 CONFIGS["auto, 5-epoch weight-decay tries (sweep_epochs=5)"] = with_history(recipe(sweep_epochs=5))
 CONFIGS["auto, 5-epoch tries, 25 head epochs (sweep_epochs=5, freeze_epochs=25)"] = with_history(recipe(sweep_epochs=5, freeze_epochs=25))
+
+def last_try_wd(**kw):
+    "The recipe as it ran before every stage took the chosen weight decay: with no head stage (few-shot), fine-tuning at the last try's, which the tries left on the optimizer"
+    def _f(learn, clock):
+        train = fastai_ft.recipe.AutoRecipe.train
+        def _train(self, plan):
+            if self.tried and not self.head_epochs: self.wd_head = self.wds[-1]
+            return train(self, plan)
+        fastai_ft.recipe.AutoRecipe.train = _train
+        try: return recipe(**kw)(learn, clock)
+        finally: fastai_ft.recipe.AutoRecipe.train = train
+    return _f
+
+CONFIGS["auto, few-shot fine-tuning at the last try's wd (before the fix)"] = with_history(last_try_wd())
 # Configs of earlier runs that the code has since made the default or dropped are at the commit their results name:
 # 'auto, a 40-epoch head stage (freeze_epochs=40)' (confirm1300, 467a103: the head stage from the head the tries started from)
 # and "auto, 20 head epochs from the best try's head" (confirm1400, b7fd4c5: its `from_best_try` patch, now the default)

@@ -87,12 +87,13 @@ def sweep_wd(learn:Learner, # a learner whose body is frozen (head-only fits)
              fit=None       # trains one try, called as `fit_scores` is (the default), and returns its scores: e.g. `FeatureCacheCallback.fit_head`
             )->tuple:
     "Train the head from its current weights once per weight decay; return the best `wd` (lowest valid loss), every try's scores and the best try's weights"
-    start,rows,best = state_of(learn),[],None
+    start,hypers,rows,best = state_of(learn),[dict(h) for h in learn.opt.hypers],[],None
     for wd in wds:
         load_state(learn, start); learn.opt.clear_state()
         rows.append(ifnone(fit, fit_scores)(learn, epochs, lr, wd, cbs))
         if best_row(rows, 'valid_loss') == len(rows)-1: best = state_of(learn)
     load_state(learn, start); learn.opt.clear_state()
+    for h,o in zip(learn.opt.hypers, hypers): h.update(o)   # a try sets the optimizer's weight decay and schedules: the next fit starts from the learner's own
     return wds[best_row(rows, 'valid_loss')], rows, best
 
 # %% ../nbs/01a_choice.ipynb #cbbedd7e

@@ -316,7 +316,7 @@ def train(self:AutoRecipe, plan:StagePlan)->StageReport:
     "Run the stages of `plan` in the recipe's loss, the head's on cached features"
     self.ends,self.vb = EndsCallback(),ValidBatchesCallback()   # the validation batches, decoded once for the fine-tuning epochs and the final choice
     tracker = ifnone(self.tracker, RunTracker(ckpt_dir=False, rollback=None))   # the head ends converged: no roll-back to an earlier head epoch
-    kwargs = {**self.kwargs, **({} if self.wd is None else dict(wd=self.wd))}
+    kwargs = {**self.kwargs, **({} if self.wd_head is None else dict(wd=self.wd_head))}   # the weight decay given or chosen, for every stage
     with using_loss(self.learn, self.loss):
         return self.learn.staged_fine_tune(plan=plan, tracker=tracker, cbs=[*L(self.cache_cb), self.vb, self.ends, *L(self.cbs)], total_epochs=self.total, **kwargs)
 

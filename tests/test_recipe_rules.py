@@ -115,6 +115,19 @@ def test_head_stage_continues_the_best_try(monkeypatch):
     assert any(not torch.equal(best[k], start[k]) for k in best)   # the tries moved the head
     assert all(torch.equal(head[k], best[k]) for k in best), [k for k in best if not torch.equal(head[k], best[k])]
 
+@pytest.mark.parametrize('n,wds,stages', [(2*8, (10., 1e-3), ['unfrozen']), (256, (1e-3, 10.), ['head', 'unfrozen'])])
+def test_every_stage_at_the_chosen_wd(n, wds, stages):
+    "Every stage trains at the weight decay the tries chose, with or without a head stage, not at the last try's, which the optimizer held after the tries"
+    seen = []
+    class SeenWD(Callback):
+        def before_epoch(self): seen.append((self.stage.name, {h['wd'] for h in self.opt.hypers}))
+    set_seed(0)
+    learn = synth_staged_learner(3, n=n, bs=4)
+    with learn.no_bar(), learn.no_logging(): r = quiet(lambda: learn.staged_fine_tune(recipe='auto', wds=wds, epochs=1, cbs=SeenWD()))
+    wd = r.choice('wd')
+    assert [s.name for s in r] == stages and wd == wds[0], (r.decisions, [s.name for s in r])   # the first try wins (on 8 items per class the head shrunk by a weight decay of 10 does): the last try's is another
+    assert [s for s,_ in seen] == [s.name for s in r for _ in range(s.epochs_run)] and all(w == {wd} for _,w in seen), seen
+
 def test_tries_outside_fastais_loop(monkeypatch):
     "The weight-decay tries train on cached features outside fastai's loop, and the run is the one fastai's loop gives, bit for bit"
     def run(loop):

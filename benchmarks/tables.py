@@ -158,6 +158,7 @@ Run = namedtuple('Run', 'name change tasks per_seed')   # tasks: those its table
 HEAD_TASKS = ('hymenoptera', 'digits', 'faces', 'textures')   # the tasks with a head stage (16 or more training items per class)
 RUNS = [
     Run('confirm1100', "the headline: the code of 4aa6912 (and a guard no task reaches) on every task and Lite2", tuple(BATTERY), True),
+    Run('confirm1500', "few-shot fine-tuning at the weight decay chosen (a fix: it ran at the last try's; that behaviour beside it)", FEW_SHOT, True),
     Run('confirm1400', "the head stage: 20 epochs from the best weight-decay try's head (the default after this run; `recipe='auto'` here is the 40-epoch head stage, the default before it)", HEAD_TASKS, True),
     Run('confirm1300', "the best weight-decay try as the head, no head stage (dropped after this run; the default, with its head stage, beside it)", tuple(BATTERY), True),
     Run('guard1200', "nothing: the headline's recipe again, run to test the loss guard (dropped)", ('hymenoptera', 'faces', 'textures'), True),
@@ -213,7 +214,10 @@ WARM_RUNS = [('pilot-warm', 'warm20', AUTO, 'development', ('hymenoptera', 'face
 TRIES5, TRIES5_HEAD25 = "auto, 5-epoch weight-decay tries (sweep_epochs=5)", "auto, 5-epoch tries, 25 head epochs (sweep_epochs=5, freeze_epochs=25)"
 TRIES5_RUNS = lambda c: [('pilot-tries5', c, AUTO, 'development', ('hymenoptera', 'faces', 'textures'))]
 
-SEEDS_EXTRA = {'confirm1400': (WARM_HEAD,)}   # configs a run's seeds table shows before the recipe's: a change run beside the default
+# Few-shot fine-tuning at the weight decay chosen (a fix, a9067d5): beside the recipe as it ran before, at the last try's
+LAST_TRY_WD = "auto, few-shot fine-tuning at the last try's wd (before the fix)"
+
+SEEDS_EXTRA = {'confirm1400': (WARM_HEAD,), 'confirm1500': (LAST_TRY_WD,)}   # configs a run's seeds table shows before the recipe's: a change run beside the default
 
 def battery_seeds(run, tasks=BATTERY):
     "Each config's test accuracy per seed in a run"
@@ -390,6 +394,7 @@ FIGS = {
     **{f'confirm1300-default-{t}': versus(B('confirm1300', t), config=OLD_HEAD) for t in HEAD_TASKS},
     **{f'confirm1400-{t}': versus(B('confirm1400', t), config=WARM_HEAD) for t in HEAD_TASKS},
     **{f'confirm1400-default-{t}': versus(B('confirm1400', t)) for t in HEAD_TASKS},
+    **{f'confirm1500-before-{t}': versus(B('confirm1500', t), config=LAST_TRY_WD) for t in FEW_SHOT},
 }
 
 # Text a command printed, shown as it printed it: demo.py stores `fastai-ft demo`'s report and accuracy line

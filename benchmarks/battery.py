@@ -130,7 +130,7 @@ def last_try_wd(**kw):
     def _f(learn, clock):
         train = fastai_ft.recipe.AutoRecipe.train
         def _train(self, plan):
-            if self.tried and not self.head_epochs: self.wd_head = self.wds[-1]
+            if self.tried and not self.head_epochs: self.wd_run = self.wds[-1]
             return train(self, plan)
         fastai_ft.recipe.AutoRecipe.train = _train
         try: return recipe(**kw)(learn, clock)

@@ -204,13 +204,13 @@ def fit_heads(self:AutoRecipe):
     "Train the head once per weight decay on cached features, then fit the linear probe head on them; decide `wd` and `probe`"
     learn = self.learn
     self.cache_cb = FeatureCacheCallback(aug=self.head_aug, verbose=False, min_bs=self.head_bs, clean=True) if self.cached else None
-    self.tried,self.probe,self.cv,self.wd_head = None,None,None,self.wd
+    self.tried,self.probe,self.cv,self.wd_run = None,None,None,self.wd
     if not self.sweep:
         why = 'wd given' if self.wd is not None else 'one value in wds' if self.cached else 'no feature cache'
         self.decide(_given('wd', 'wd', self.wd) if self.wd is not None else Decision('wd', None, dict(why=why), f"the learner's, no tries: {why}"))
         return self.decide(Decision('probe', None, dict(why=why), f"none: no weight-decay tries to fit it with ({why})"))
     with self.timed('weight-decay tries'): wd,rows,head = sweep_wd(learn, list(self.wds), self.sweep_epochs, self.head_lr, [BNPolicyCallback(self.head_bn)], self.cache_cb.fit_head)
-    self.wd_head,self.tried = wd,(f"the weight-decay try's head (wd={wd:g}, {self.sweep_epochs} epochs)", head)
+    self.wd_run,self.tried = wd,(f"the weight-decay try's head (wd={wd:g}, {self.sweep_epochs} epochs)", head)
     ev = dict(valid_loss={w:r['valid_loss'] for w,r in zip(self.wds, rows)}, epochs=self.sweep_epochs)
     self.decide(Decision('wd', wd, ev, f"{wd:g}: lowest validation loss ({ev['valid_loss'][wd]:.4f}) of {len(rows)} tried"))
     with self.timed('probe'): self.fit_probe()
@@ -300,7 +300,7 @@ def make_plan(self:AutoRecipe)->StagePlan:
     learn,k = self.learn,self.plan_args(self.far)
     self.head_epochs = self.decide_head(k['head_epochs'])
     if self.tried: load_state(learn, self.tried[1]); learn.opt.clear_state()   # the head stage, or else fine-tuning, starts from the best try's head
-    plan = _with_bn(auto_plan(learn, head_wd=self.wd_head, **k), self.decided['bn'].choice)
+    plan = _with_bn(auto_plan(learn, head_wd=self.wd_run, **k), self.decided['bn'].choice)
     ft,n = [s for s in plan if s.n_train > 1],plan.n_groups
     given = self.epochs is not None and self.lr_mult is not None
     budget = 'given' if given else 'far' if self.far else 'near'
@@ -316,7 +316,7 @@ def train(self:AutoRecipe, plan:StagePlan)->StageReport:
     "Run the stages of `plan` in the recipe's loss, the head's on cached features"
     self.ends,self.vb = EndsCallback(),ValidBatchesCallback()   # the validation batches, decoded once for the fine-tuning epochs and the final choice
     tracker = ifnone(self.tracker, RunTracker(ckpt_dir=False, rollback=None))   # the head ends converged: no roll-back to an earlier head epoch
-    kwargs = {**self.kwargs, **({} if self.wd_head is None else dict(wd=self.wd_head))}   # the weight decay given or chosen, for every stage
+    kwargs = {**self.kwargs, **({} if self.wd_run is None else dict(wd=self.wd_run))}   # the weight decay given or chosen, for every stage
     with using_loss(self.learn, self.loss):
         return self.learn.staged_fine_tune(plan=plan, tracker=tracker, cbs=[*L(self.cache_cb), self.vb, self.ends, *L(self.cbs)], total_epochs=self.total, **kwargs)
 

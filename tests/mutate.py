@@ -113,7 +113,7 @@ MUTANTS = [
            "        learn.opt.clear_state()\n        rows.append(", (nb('01a_choice'),)),
     Mutant('sweep-hypers', "the weight-decay tries leave the optimizer's hyper-parameters as they found them",
            "    for h,o in zip(learn.opt.hypers, hypers): h.update(o)", "    pass", (nb('01a_choice'),)),
-    Mutant('wd-every-stage', "every stage trains at the weight decay chosen, not the last try's", "**({} if self.wd_head is None else dict(wd=self.wd_head))}",
+    Mutant('wd-every-stage', "every stage trains at the weight decay chosen, not the last try's", "**({} if self.wd_run is None else dict(wd=self.wd_run))}",
            "**({} if self.wd is None else dict(wd=self.wd))}", (f'{RR}::test_every_stage_at_the_chosen_wd',)),
     Mutant('head-loop-pass', "a head's fit outside fastai's loop reads the cached passes in turn", "learn.epoch,learn.dl = epoch,learn.dls.train",
            "learn.epoch,learn.dl = 0,learn.dls.train", (nb('05_cache'),)),
